@@ -1,0 +1,1 @@
+"""Users, groups, resources and the global address list."""

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions; the target metadata is ``storage.db.tables``."""

@@ -1,0 +1,1 @@
+"""Adapters shared by every protocol: TLS contexts, the HTTP root, endpoint helpers."""

@@ -1,0 +1,1 @@
+"""Persistence only: database, message store, blobs. Never imports ``protocols``."""
