@@ -1,0 +1,72 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of those.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Debian packages the test suite drives as real peers (installed only when missing).
+APT_PACKAGES := postgresql-client
+# PostgreSQL server the second test pass uses; a throwaway database is created and dropped.
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+PG_TEST_DB ?= groupware_test_$(shell echo $$$$)
+
+.PHONY: run test install install-test apt-deps lint typecheck imports test-sqlite test-postgres bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q -e .[postgres,ldap,redis]
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	@$(PIP) install -q -e .[test]
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test apt-deps
+
+## make run: set everything up (venv, data dir, database, certificate, admin) and serve.
+run: install
+	@$(VENV)/bin/groupware init --quiet-if-done
+	@exec $(VENV)/bin/groupware serve
+
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+
+typecheck: install-test
+	$(VENV)/bin/mypy
+
+imports: install-test
+	$(VENV)/bin/lint-imports
+
+test-sqlite: install-test
+	GROUPWARE_TEST_DATABASE=sqlite $(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-postgres: install-test
+	@$(PY) -m tests.pgdb create "$(PG_ADMIN_URL)" "$(PG_TEST_DB)"
+	@set -o pipefail; GROUPWARE_TEST_DATABASE="postgresql+psycopg://postgres@127.0.0.1:5432/$(PG_TEST_DB)" \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
+	  $(PY) -m tests.pgdb drop "$(PG_ADMIN_URL)" "$(PG_TEST_DB)"; exit $$rc
+
+## make test: install what the tests need, run the quality gates, the suite on SQLite, then on PostgreSQL.
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+bench: install-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,202 @@
+"""Service assembly: one Twisted MultiService, one listener service per configured endpoint.
+
+Start-up listens on every enabled listener and fails as a whole (one clear line, exit
+status 2) when any port cannot be bound. Shutdown stops accepting, lets in-flight work
+finish for ``server.shutdown_timeout`` seconds, then closes connections and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory
+from twisted.internet.protocol import Factory
+from twisted.protocols.policies import WrappingFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from groupware.aio import wait
+from groupware.config import ListenerConfig, Protocol, TlsMode
+from groupware.errors import ConfigError
+from groupware.server import GroupwareServer
+from protocols._twisted.tls import server_context_factory
+from protocols._twisted.web import QuietSite, build_root
+
+logger = logging.getLogger(__name__)
+
+FactoryBuilder = Callable[[GroupwareServer, ListenerConfig], IProtocolFactory]
+
+
+def _http_factory(server: GroupwareServer, listener: ListenerConfig) -> IProtocolFactory:
+    metrics = server.config.metrics.enabled and (
+        server.config.metrics.public or _is_loopback(listener.address)
+    )
+    return QuietSite(build_root(server.health, metrics=metrics))
+
+
+# Protocol -> factory builder. Each protocol issue adds its entry here.
+PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
+    Protocol.HTTP: _http_factory,
+}
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+class ConnectionTracker(WrappingFactory):
+    """Counts open connections so shutdown can wait for them and then cut them."""
+
+    def __init__(self, wrapped: IProtocolFactory) -> None:
+        super().__init__(wrapped)
+
+    def open_connections(self) -> int:
+        return len(self.protocols)
+
+    def busy_connections(self) -> int:
+        """Connections in the middle of a request (idle keep-alives do not count)."""
+        return sum(1 for p in self.protocols if _is_busy(p))
+
+    def abort_all(self) -> None:
+        for proto in list(self.protocols):
+            transport = proto.transport
+            if transport is not None:
+                transport.abortConnection()  # type: ignore[attr-defined]
+
+
+def _is_busy(proto: Any) -> bool:
+    """Ask the innermost protocol whether it is mid-request.
+
+    Protocols may define ``is_busy()``; Twisted's HTTPChannel exposes
+    ``_handlingRequest``. Anything else is treated as idle and closed at shutdown.
+    """
+    while hasattr(proto, "wrappedProtocol"):
+        proto = proto.wrappedProtocol
+    is_busy = getattr(proto, "is_busy", None)
+    if callable(is_busy):
+        return bool(is_busy())
+    return bool(getattr(proto, "_handlingRequest", False))
+
+
+class ListenerService(service.Service):
+    """One configured listener: its endpoint, factory and listening port."""
+
+    def __init__(self, server: GroupwareServer, listener: ListenerConfig,
+                 reactor: Any) -> None:
+        self.listener = listener
+        self.setName(listener.label)
+        builder = PROTOCOL_FACTORIES.get(listener.protocol)
+        if builder is None:
+            raise ConfigError(
+                f"listeners.{listener.label}.protocol",
+                f"{listener.protocol} is not available in this version "
+                f"(available: {', '.join(sorted(p.value for p in PROTOCOL_FACTORIES))})",
+            )
+        factory: IProtocolFactory = builder(server, listener)
+        if listener.tls is TlsMode.IMPLICIT:
+            cert = server.get_certificate()
+            ctx = server_context_factory(cert.certificate, cert.private_key,
+                                         minimum_version=server.config.tls.minimum_version)
+            factory = TLSMemoryBIOFactory(ctx, False, factory)
+        self.tracker = ConnectionTracker(factory)
+        self._endpoint = _endpoint_for(reactor, listener)
+        self.port: IListeningPort | None = None
+
+    async def listen(self) -> None:
+        self.port = await wait(self._endpoint.listen(self.tracker))
+        bound = self.port.getHost()
+        logger.info("listening: %s on %s:%s (tls=%s)", self.listener.protocol,
+                    getattr(bound, "host", "?"), getattr(bound, "port", "?"),
+                    self.listener.tls)
+
+    @property
+    def bound_port(self) -> int:
+        assert self.port is not None
+        return int(self.port.getHost().port)  # type: ignore[attr-defined]
+
+    def stop_listening(self) -> defer.Deferred[None]:
+        if self.port is None:
+            return defer.succeed(None)
+        d = defer.maybeDeferred(self.port.stopListening)
+        self.port = None
+        return d  # type: ignore[return-value]
+
+
+def _endpoint_for(reactor: Any, listener: ListenerConfig) -> Any:
+    address = listener.address
+    if ":" in address:
+        return endpoints.TCP6ServerEndpoint(reactor, listener.port, interface=address)
+    return endpoints.TCP4ServerEndpoint(reactor, listener.port, interface=address)
+
+
+@dataclass
+class BoundListener:
+    label: str
+    protocol: str
+    address: str
+    port: int
+    tls: str
+
+
+class GroupwareApp(service.MultiService):
+    """The whole process as one service tree."""
+
+    def __init__(self, server: GroupwareServer, reactor: Any) -> None:
+        super().__init__()
+        self.server = server
+        self.reactor = reactor
+        self.listeners: list[ListenerService] = []
+        for lst in server.config.listeners:
+            if lst.enabled:
+                svc = ListenerService(server, lst, reactor)
+                svc.setServiceParent(self)
+                self.listeners.append(svc)
+
+    async def start(self) -> list[BoundListener]:
+        """Bind every listener; on any failure unbind the others and re-raise."""
+        self.startService()
+        try:
+            for svc in self.listeners:
+                await svc.listen()
+        except Exception:
+            for svc in self.listeners:
+                await wait(svc.stop_listening())
+            raise
+        return [
+            BoundListener(s.listener.label, s.listener.protocol.value, s.listener.address,
+                          s.bound_port, s.listener.tls.value)
+            for s in self.listeners
+        ]
+
+    async def stop(self) -> None:
+        """Graceful stop: close listeners, drain, cut what is left, close components."""
+        for svc in self.listeners:
+            await wait(svc.stop_listening())
+        deadline = self.server.clock.monotonic() + self.server.config.server.shutdown_timeout
+        db = self.server._components.get("get_database")
+        while self.server.clock.monotonic() < deadline:
+            busy = sum(s.tracker.busy_connections() for s in self.listeners)
+            inflight = db.inflight if db is not None else 0
+            if busy == 0 and inflight == 0:
+                break
+            await asyncio.sleep(0.05)
+        for svc in self.listeners:
+            left = svc.tracker.open_connections()
+            if left:
+                logger.info("closing %d open connection(s) on %s", left, svc.name)
+                svc.tracker.abort_all()
+        await wait(defer.maybeDeferred(self.stopService))
+        self.server.close()
+        logger.info("stopped")
+
+
+__all__ = ["PROTOCOL_FACTORIES", "BoundListener", "Factory", "GroupwareApp"]

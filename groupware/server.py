@@ -1,0 +1,110 @@
+"""GroupwareServer: the one container that builds every component, lazily, once.
+
+Components ask the server for what they need (``server.get_database()``); nothing
+builds its own dependencies. Only this module and :mod:`groupware.app` choose concrete
+implementations (database, notifier, backends, listeners).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from groupware import __version__
+from groupware.certs import CertificatePaths, ensure_certificate
+from groupware.clock import Clock
+from groupware.config import Config
+from groupware.notifier import InProcessNotifier, Notifier
+from storage.db import Database
+from storage.db import schema as db_schema
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def cached_component(fn: Callable[[GroupwareServer], T]) -> Callable[[GroupwareServer], T]:
+    """Build a component on first use and return the same instance afterwards."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(self: GroupwareServer) -> T:
+        try:
+            return self._components[name]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = fn(self)
+        self._components[name] = value
+        return value
+
+    return wrapper
+
+
+class GroupwareServer:
+    """Holds the config, the reactor-facing clock and every component built so far."""
+
+    def __init__(self, config: Config, clock: Clock,
+                 call_from_thread: Callable[..., None] | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.version = __version__
+        self.started_at = time.time()
+        self._call_from_thread = call_from_thread
+        self._components: dict[str, Any] = {}
+
+    @cached_component
+    def get_database(self) -> Database:
+        cfg = self.config
+        return Database(
+            cfg.database_url,
+            pool_size=cfg.server.thread_pool_size,
+            busy_timeout=cfg.database.busy_timeout,
+            max_retries=cfg.database.max_retries,
+            echo=cfg.database.echo,
+        )
+
+    @cached_component
+    def get_notifier(self) -> Notifier:
+        if self.config.notifier.backend == "redis":
+            from groupware.notifier_redis import RedisNotifier
+
+            return RedisNotifier(self.config.notifier.redis_url, self.clock,
+                                 self._call_from_thread)
+        return InProcessNotifier(self.clock, self._call_from_thread)
+
+    @cached_component
+    def get_certificate(self) -> CertificatePaths:
+        return ensure_certificate(self.config)
+
+    def check_schema(self) -> None:
+        """Raise SchemaOutdated unless the database is at the code's schema head."""
+        db_schema.check_schema(self.get_database())
+
+    async def health(self) -> dict[str, Any]:
+        """What ``/healthz`` reports: status ok only when the database answers."""
+        report: dict[str, Any] = {"status": "ok", "version": self.version,
+                                  "uptime": round(time.time() - self.started_at, 1)}
+        try:
+            await self.get_database().run_read(
+                "healthz", lambda c: c.execute(sa.text("SELECT 1")).scalar_one()
+            )
+            report["database"] = "ok"
+        except Exception as exc:
+            logger.warning("health check: database failed: %s", exc)
+            report["status"] = "degraded"
+            report["database"] = "unavailable"
+        return report
+
+    def close(self) -> None:
+        """Release components in reverse dependency order (listeners are gone by now)."""
+        notifier = self._components.pop("get_notifier", None)
+        if notifier is not None:
+            notifier.close()
+        db = self._components.pop("get_database", None)
+        if db is not None:
+            db.close()

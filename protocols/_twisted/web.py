@@ -1,0 +1,84 @@
+"""The HTTP root every web protocol hangs its resources on.
+
+Autodiscover, MAPI/HTTP, RPC over HTTP and ActiveSync each add a child to the one tree
+(``root.putChild``); this module only provides the tree, ``/healthz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client.twisted import MetricsResource
+from twisted.internet.defer import Deferred
+from twisted.web import resource, server
+from twisted.web.iweb import IRequest
+
+logger = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class HealthResource(resource.Resource):
+    """``GET /healthz``: 200 with a JSON body when every check passes, else 503."""
+
+    isLeaf = True
+
+    def __init__(self, check: HealthCheck) -> None:
+        super().__init__()
+        self._check = check
+
+    def render_GET(self, request: IRequest) -> int | bytes:  # noqa: N802
+        def _done(report: dict[str, Any]) -> None:
+            ok = report.get("status") == "ok"
+            request.setResponseCode(200 if ok else 503)
+            request.setHeader(b"content-type", b"application/json")
+            request.setHeader(b"cache-control", b"no-store")
+            request.write(json.dumps(report).encode())
+            request.finish()
+
+        def _failed(failure: Any) -> None:
+            logger.error("health check failed: %s", failure.getErrorMessage())
+            _done({"status": "error", "error": failure.getErrorMessage()})
+
+        d: Deferred[dict[str, Any]] = Deferred.fromFuture(asyncio.ensure_future(self._check()))
+        d.addCallbacks(_done, _failed)
+        return server.NOT_DONE_YET
+
+
+class NotFoundResource(resource.Resource):
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"not found\n"
+
+
+class RootResource(resource.Resource):
+    """``/``: unknown paths get a plain 404 (never a Twisted error page)."""
+
+    def getChild(self, path: bytes, request: IRequest) -> resource.IResource:  # noqa: N802
+        return NotFoundResource()
+
+    def render_GET(self, request: IRequest) -> bytes:  # noqa: N802
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"groupware\n"
+
+
+def build_root(health: HealthCheck, *, metrics: bool) -> RootResource:
+    root = RootResource()
+    root.putChild(b"healthz", HealthResource(health))
+    if metrics:
+        root.putChild(b"metrics", MetricsResource())
+    return root
+
+
+class QuietSite(server.Site):
+    """A Site that logs through ``logging`` at DEBUG instead of Twisted's access log."""
+
+    def log(self, request: Any) -> None:
+        logger.debug("%s %s %s", request.getClientAddress(), request.method, request.uri)
