@@ -67,7 +67,7 @@ class Reader:
         self._pos += n
         return chunk
 
-    def bytes(self, n: int, what: str = "bytes") -> bytes:
+    def take(self, n: int, what: str = "bytes") -> bytes:
         return self._take(n, what)
 
     def u8(self, what: str = "byte") -> int:
