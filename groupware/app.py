@@ -16,8 +16,6 @@ from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory
-from twisted.internet.protocol import Factory
 from twisted.protocols.policies import WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
@@ -30,14 +28,15 @@ from protocols._twisted.web import QuietSite, build_root
 
 logger = logging.getLogger(__name__)
 
-FactoryBuilder = Callable[[GroupwareServer, ListenerConfig], IProtocolFactory]
+# Twisted's factories are zope-interface typed, which mypy cannot follow: ``Any`` here.
+FactoryBuilder = Callable[[GroupwareServer, ListenerConfig], Any]
 
 
-def _http_factory(server: GroupwareServer, listener: ListenerConfig) -> IProtocolFactory:
+def _http_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
     metrics = server.config.metrics.enabled and (
         server.config.metrics.public or _is_loopback(listener.address)
     )
-    return QuietSite(build_root(server.health, metrics=metrics))
+    return QuietSite(build_root(server.health, metrics=metrics))  # type: ignore[no-untyped-call]
 
 
 # Protocol -> factory builder. Each protocol issue adds its entry here.
@@ -56,8 +55,8 @@ def _is_loopback(address: str) -> bool:
 class ConnectionTracker(WrappingFactory):
     """Counts open connections so shutdown can wait for them and then cut them."""
 
-    def __init__(self, wrapped: IProtocolFactory) -> None:
-        super().__init__(wrapped)
+    def __init__(self, wrapped: Any) -> None:
+        super().__init__(wrapped)  # type: ignore[no-untyped-call]
 
     def open_connections(self) -> int:
         return len(self.protocols)
@@ -70,7 +69,7 @@ class ConnectionTracker(WrappingFactory):
         for proto in list(self.protocols):
             transport = proto.transport
             if transport is not None:
-                transport.abortConnection()  # type: ignore[attr-defined]
+                transport.abortConnection()
 
 
 def _is_busy(proto: Any) -> bool:
@@ -93,7 +92,7 @@ class ListenerService(service.Service):
     def __init__(self, server: GroupwareServer, listener: ListenerConfig,
                  reactor: Any) -> None:
         self.listener = listener
-        self.setName(listener.label)
+        self.name = listener.label
         builder = PROTOCOL_FACTORIES.get(listener.protocol)
         if builder is None:
             raise ConfigError(
@@ -101,15 +100,15 @@ class ListenerService(service.Service):
                 f"{listener.protocol} is not available in this version "
                 f"(available: {', '.join(sorted(p.value for p in PROTOCOL_FACTORIES))})",
             )
-        factory: IProtocolFactory = builder(server, listener)
+        factory: Any = builder(server, listener)
         if listener.tls is TlsMode.IMPLICIT:
             cert = server.get_certificate()
             ctx = server_context_factory(cert.certificate, cert.private_key,
                                          minimum_version=server.config.tls.minimum_version)
-            factory = TLSMemoryBIOFactory(ctx, False, factory)
+            factory = TLSMemoryBIOFactory(ctx, False, factory)  # type: ignore[arg-type]
         self.tracker = ConnectionTracker(factory)
         self._endpoint = _endpoint_for(reactor, listener)
-        self.port: IListeningPort | None = None
+        self.port: Any = None  # IListeningPort once listening
 
     async def listen(self) -> None:
         self.port = await wait(self._endpoint.listen(self.tracker))
@@ -121,14 +120,14 @@ class ListenerService(service.Service):
     @property
     def bound_port(self) -> int:
         assert self.port is not None
-        return int(self.port.getHost().port)  # type: ignore[attr-defined]
+        return int(self.port.getHost().port)
 
     def stop_listening(self) -> defer.Deferred[None]:
         if self.port is None:
             return defer.succeed(None)
-        d = defer.maybeDeferred(self.port.stopListening)
+        d: defer.Deferred[None] = defer.maybeDeferred(self.port.stopListening)
         self.port = None
-        return d  # type: ignore[return-value]
+        return d
 
 
 def _endpoint_for(reactor: Any, listener: ListenerConfig) -> Any:
@@ -151,19 +150,26 @@ class GroupwareApp(service.MultiService):
     """The whole process as one service tree."""
 
     def __init__(self, server: GroupwareServer, reactor: Any) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.server = server
         self.reactor = reactor
         self.listeners: list[ListenerService] = []
+        names: set[str] = set()
         for lst in server.config.listeners:
             if lst.enabled:
                 svc = ListenerService(server, lst, reactor)
-                svc.setServiceParent(self)
+                name, n = svc.listener.label, 1
+                while name in names:  # e.g. several listeners on port 0
+                    n += 1
+                    name = f"{svc.listener.label}#{n}"
+                names.add(name)
+                svc.name = name
+                svc.setServiceParent(self)  # type: ignore[no-untyped-call]
                 self.listeners.append(svc)
 
     async def start(self) -> list[BoundListener]:
         """Bind every listener; on any failure unbind the others and re-raise."""
-        self.startService()
+        self.startService()  # type: ignore[no-untyped-call]
         try:
             for svc in self.listeners:
                 await svc.listen()
@@ -172,7 +178,7 @@ class GroupwareApp(service.MultiService):
                 await wait(svc.stop_listening())
             raise
         return [
-            BoundListener(s.listener.label, s.listener.protocol.value, s.listener.address,
+            BoundListener(str(s.name), s.listener.protocol.value, s.listener.address,
                           s.bound_port, s.listener.tls.value)
             for s in self.listeners
         ]
@@ -199,4 +205,4 @@ class GroupwareApp(service.MultiService):
         logger.info("stopped")
 
 
-__all__ = ["PROTOCOL_FACTORIES", "BoundListener", "Factory", "GroupwareApp"]
+__all__ = ["PROTOCOL_FACTORIES", "BoundListener", "GroupwareApp"]

@@ -21,7 +21,7 @@ class DelayedCall(Protocol):
 class Scheduler(Protocol):
     """The part of Twisted's IReactorTime we use (``reactor`` or ``task.Clock``)."""
 
-    def callLater(self, delay: float, f: Callable[..., Any], *a: Any, **kw: Any) -> Any: ...  # noqa: N802
+    def callLater(self, delay: float, f: Callable[..., Any], *a: Any, **kw: Any) -> Any: ...
     def seconds(self) -> float: ...
 
 

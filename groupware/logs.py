@@ -17,8 +17,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+_EMPTY: dict[str, str] = {}  # never mutated: every change makes a new dict
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "groupware_log_context", default={}
+    "groupware_log_context", default=_EMPTY
 )
 
 
@@ -54,9 +55,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ctx: dict[str, str] = getattr(record, "ctx", {})
-        record.ctx_text = "".join(f" {k}={v}" for k, v in ctx.items()) if ctx else ""
-        if ctx:
-            record.ctx_text = " [" + record.ctx_text.strip() + "]"
+        text = " [" + " ".join(f"{k}={v}" for k, v in ctx.items()) + "]" if ctx else ""
+        record.ctx_text = text
         return super().format(record)
 
 
@@ -87,3 +87,4 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
     # SQLAlchemy and Alembic are chatty at INFO; their warnings still come through.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("sqlalchemy").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("asyncio").setLevel(max(logging.INFO, root.level))

@@ -35,6 +35,7 @@ def run_serve(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     setup_logging(config.server.log_level, config.server.log_format.value)
     ensure_data_dir(config)
+    _check_before_reactor(config)
 
     # The asyncio reactor must be installed before anything imports the default one.
     from twisted.internet import asyncioreactor
@@ -53,9 +54,6 @@ def run_serve(args: argparse.Namespace) -> int:
     reactor: Any = _reactor
     server = GroupwareServer(config, Clock(reactor), reactor.callFromThread)
     try:
-        if any(lst.tls is not TlsMode.NONE for lst in config.listeners if lst.enabled):
-            server.get_certificate()
-        server.check_schema()
         app = GroupwareApp(server, reactor)
     except BaseException:
         server.close()
@@ -88,6 +86,20 @@ def run_serve(args: argparse.Namespace) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
     return status["code"]
+
+
+def _check_before_reactor(config: Config) -> None:
+    """Schema and certificate problems end the start-up before any listener exists."""
+    from groupware.clock import Clock
+    from groupware.server import GroupwareServer
+
+    probe = GroupwareServer(config, Clock())
+    try:
+        if any(lst.tls is not TlsMode.NONE for lst in config.listeners if lst.enabled):
+            probe.get_certificate()
+        probe.check_schema()
+    finally:
+        probe.close()
 
 
 def _print_table(config: Config, bound: list[Any], elapsed: float) -> None:

@@ -13,15 +13,29 @@ import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 from groupware.errors import ConfigError
 
 T = TypeVar("T")
 
 
-def secret(default: Any = "", *, doc: str = "") -> Any:
-    """A field whose value is masked by ``check-config``."""
-    return dataclasses.field(default=default, metadata={"secret": True, "doc": doc})
+def secret(default: Any = "", *, doc: str = "", url: bool = False) -> Any:
+    """A field whose value is masked by ``check-config``.
+
+    ``url=True``: only the password inside the URL is masked, the rest stays readable.
+    """
+    return dataclasses.field(default=default, metadata={"secret": True, "doc": doc, "url": url})
+
+
+def mask_url_password(value: str) -> str:
+    """``scheme://user:pw@host/db`` -> ``scheme://user:***@host/db``."""
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def build_section(cls: type[T], raw: object, path: str) -> T:
@@ -67,7 +81,7 @@ def convert_value(tp: Any, value: object, key: str) -> Any:
     if origin in (list, tuple):
         (item_tp, *_rest) = get_args(tp)
         if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+            value = [v.strip() for v in str(value).split(",") if v.strip()]
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {_describe(value)}")
         items = [convert_value(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value)]
@@ -80,7 +94,8 @@ def convert_value(tp: Any, value: object, key: str) -> Any:
     if origin is typing.Literal:
         allowed = get_args(tp)
         if value not in allowed:
-            raise ConfigError(key, f"expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+            choices = ", ".join(map(repr, allowed))
+            raise ConfigError(key, f"expected one of {choices}, got {value!r}")
         return value
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return build_section(tp, value, key)
@@ -88,8 +103,8 @@ def convert_value(tp: Any, value: object, key: str) -> Any:
         try:
             return tp(value)
         except ValueError:
-            allowed = ", ".join(repr(m.value) for m in tp)
-            raise ConfigError(key, f"expected one of {allowed}, got {value!r}") from None
+            names = ", ".join(repr(m.value) for m in tp)
+            raise ConfigError(key, f"expected one of {names}, got {value!r}") from None
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -152,7 +167,8 @@ def as_plain(obj: object, *, mask_secrets: bool = True) -> Any:
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if mask_secrets and f.metadata.get("secret") and value:
-                out[f.name] = "********"
+                out[f.name] = (mask_url_password(value) if f.metadata.get("url")
+                               else "********")
             else:
                 out[f.name] = as_plain(value, mask_secrets=mask_secrets)
         return out

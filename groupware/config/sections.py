@@ -78,8 +78,9 @@ class ServerConfig:
 class DatabaseConfig:
     """[database] — the SQL database (directory, index, sql backend, queues)."""
 
-    url: str = secret("", doc="SQLAlchemy URL; empty = SQLite file <data_dir>/groupware.sqlite3")
-    """``postgresql+psycopg://user:pass@host/db`` for production."""
+    url: str = secret("", url=True)
+    """Empty: SQLite file <data_dir>/groupware.sqlite3. Production:
+    ``postgresql+psycopg://user:pass@host/db``."""
     busy_timeout: float = 30.0
     """SQLite: seconds to wait for a lock before failing (then retried)."""
     max_retries: int = 5
@@ -141,7 +142,7 @@ class NotifierConfig:
 
     backend: str = "inprocess"
     """``inprocess`` for one node; ``redis`` to share events between nodes."""
-    redis_url: str = secret("redis://127.0.0.1:6379/0")
+    redis_url: str = secret("redis://127.0.0.1:6379/0", url=True)
 
     def validate(self, path: str) -> None:
         if self.backend not in ("inprocess", "redis"):

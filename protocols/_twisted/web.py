@@ -14,8 +14,8 @@ from typing import Any
 
 from prometheus_client.twisted import MetricsResource
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.web import resource, server
-from twisted.web.iweb import IRequest
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,10 @@ class HealthResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, check: HealthCheck) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._check = check
 
-    def render_GET(self, request: IRequest) -> int | bytes:  # noqa: N802
+    def render_GET(self, request: server.Request) -> int | bytes:
         def _done(report: dict[str, Any]) -> None:
             ok = report.get("status") == "ok"
             request.setResponseCode(200 if ok else 503)
@@ -40,7 +40,7 @@ class HealthResource(resource.Resource):
             request.write(json.dumps(report).encode())
             request.finish()
 
-        def _failed(failure: Any) -> None:
+        def _failed(failure: Failure) -> None:
             logger.error("health check failed: %s", failure.getErrorMessage())
             _done({"status": "error", "error": failure.getErrorMessage()})
 
@@ -52,7 +52,7 @@ class HealthResource(resource.Resource):
 class NotFoundResource(resource.Resource):
     isLeaf = True
 
-    def render(self, request: IRequest) -> bytes:
+    def render(self, request: server.Request) -> bytes:
         request.setResponseCode(404)
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return b"not found\n"
@@ -61,19 +61,21 @@ class NotFoundResource(resource.Resource):
 class RootResource(resource.Resource):
     """``/``: unknown paths get a plain 404 (never a Twisted error page)."""
 
-    def getChild(self, path: bytes, request: IRequest) -> resource.IResource:  # noqa: N802
-        return NotFoundResource()
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        return NotFoundResource()  # type: ignore[no-untyped-call]
 
-    def render_GET(self, request: IRequest) -> bytes:  # noqa: N802
+    def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return b"groupware\n"
 
 
 def build_root(health: HealthCheck, *, metrics: bool) -> RootResource:
-    root = RootResource()
-    root.putChild(b"healthz", HealthResource(health))
+    root = RootResource()  # type: ignore[no-untyped-call]
+    health_resource: Any = HealthResource(health)
+    root.putChild(b"healthz", health_resource)
     if metrics:
-        root.putChild(b"metrics", MetricsResource())
+        metrics_resource: Any = MetricsResource()  # type: ignore[no-untyped-call]
+        root.putChild(b"metrics", metrics_resource)
     return root
 
 

@@ -124,9 +124,9 @@ class Database:
             with INTERACTION_SECONDS.labels(desc).time():
                 while True:
                     try:
-                        with self.engine.connect() as conn:
-                            if readonly:
-                                conn = conn.execution_options(groupware_readonly=True)
+                        with self.engine.connect() as raw_conn:
+                            conn = (raw_conn.execution_options(groupware_readonly=True)
+                                    if readonly else raw_conn)
                             with conn.begin():
                                 return fn(conn, *args, **kwargs)
                     except sa.exc.DBAPIError as exc:
