@@ -12,14 +12,18 @@ PG_TEST_DB ?= groupware_test_$(shell echo $$$$)
 
 .PHONY: run test install install-test apt-deps lint typecheck imports test-sqlite test-postgres bench clean
 
+# pip's warnings about index locations of this machine's pip.conf are noise: filtered.
+PIP_QUIET := 2> >(grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' -e '^ *!!' -e '^ *\*\*\*' -e 'Please be careful' -e 'name as your package' -e 'with strategy' -e '^ *$$' >&2)
+
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --upgrade pip
-	@$(PIP) install -q -e .[postgres,ldap,redis]
+	@echo "installing groupware and its dependencies into $(VENV) ..."
+	@$(PIP) install -q --upgrade pip $(PIP_QUIET)
+	@$(PIP) install -q -e .[postgres,ldap,redis] $(PIP_QUIET)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	@$(PIP) install -q -e .[test]
+	@$(PIP) install -q -e .[test] $(PIP_QUIET)
 	@touch $@
 
 install: $(VENV)/.installed
