@@ -34,7 +34,8 @@ RANDOM_SESSION_KEY = b"\x55" * 16
 SPEC_FLAGS = 0xE28A8233  # 4.2.4 "Challenge Flags": 33 82 8a e2
 SPEC_SERVER_INFO = bytes.fromhex(
     "02000c0044006f006d00610069006e00"  # MsvAvNbDomainName "Domain"
-    "01000c005300650072007600650072000000" "0000"  # MsvAvNbComputerName "Server", EOL
+    "01000c005300650072007600650072000000"
+    "0000"  # MsvAvNbComputerName "Server", EOL
 )
 NTOWFV2 = "0c868a403bfd7a93a3001ef22ef02e3f"  # 4.2.4.1.1
 SESSION_BASE_KEY = "8de40ccadbc14a82f15cb0ad0de95ca3"  # 4.2.4.1.2
@@ -47,8 +48,13 @@ IDENTITY = ServerIdentity("SERVER", "DOMAIN", "server.domain.test", "domain.test
 def _temp(av_pairs: bytes, timestamp: int = 0) -> bytes:
     """NTLMv2_CLIENT_CHALLENGE (MS-NLMP 2.2.2.7)."""
     return (
-        b"\x01\x01" + b"\x00" * 6 + struct.pack("<Q", timestamp) + CLIENT_CHALLENGE + b"\x00" * 4
-        + av_pairs + b"\x00" * 4
+        b"\x01\x01"
+        + b"\x00" * 6
+        + struct.pack("<Q", timestamp)
+        + CLIENT_CHALLENGE
+        + b"\x00" * 4
+        + av_pairs
+        + b"\x00" * 4
     )
 
 
@@ -65,8 +71,14 @@ def build_authenticate(
 ) -> bytes:
     """A test-side AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3) laid out as Windows does."""
     payload_at = 88 if with_mic else 72
-    fields = [lm, nt, domain.encode("utf-16-le"), user.encode("utf-16-le"),
-              workstation.encode("utf-16-le"), session_key]
+    fields = [
+        lm,
+        nt,
+        domain.encode("utf-16-le"),
+        user.encode("utf-16-le"),
+        workstation.encode("utf-16-le"),
+        session_key,
+    ]
     header = bytearray(b"NTLMSSP\x00" + struct.pack("<I", 3))
     payload = bytearray()
     for value in fields:
@@ -101,8 +113,13 @@ def test_spec_authenticate_is_accepted_and_keys_match_4_2_4_4() -> None:
     assert challenge.server_challenge == SERVER_CHALLENGE
     nt_response = NT_PROOF + _temp(SPEC_SERVER_INFO)
     message = build_authenticate(
-        user="User", domain="Domain", workstation="COMPUTER", lm=LMV2_RESPONSE, nt=nt_response,
-        session_key=ENCRYPTED_SESSION_KEY, flags=0xE2888235,
+        user="User",
+        domain="Domain",
+        workstation="COMPUTER",
+        lm=LMV2_RESPONSE,
+        nt=nt_response,
+        session_key=ENCRYPTED_SESSION_KEY,
+        flags=0xE2888235,
     )
     result = server.process_authenticate(message)
     assert (result.user, result.domain, result.workstation) == ("User", "Domain", "COMPUTER")
@@ -126,8 +143,13 @@ def test_wrong_password_and_unknown_user_fail() -> None:
         server = spec_server()
         server.process_negotiate(spec_negotiate())
         message = build_authenticate(
-            user=user, domain="Domain", workstation="W", lm=b"", nt=proof + _temp(SPEC_SERVER_INFO),
-            session_key=b"", flags=SPEC_FLAGS,
+            user=user,
+            domain="Domain",
+            workstation="W",
+            lm=b"",
+            nt=proof + _temp(SPEC_SERVER_INFO),
+            session_key=b"",
+            flags=SPEC_FLAGS,
         )
         with pytest.raises(NtlmAuthenticationFailed):
             server.process_authenticate(message)
@@ -137,8 +159,15 @@ def test_ntlmv1_and_anonymous_are_refused() -> None:
     for nt, lm in ((b"\x11" * 24, b"\x22" * 24), (b"", b"\x00")):
         server = spec_server()
         server.process_negotiate(spec_negotiate())
-        message = build_authenticate(user="User", domain="Domain", workstation="W", lm=lm, nt=nt,
-                                     session_key=b"", flags=SPEC_FLAGS)
+        message = build_authenticate(
+            user="User",
+            domain="Domain",
+            workstation="W",
+            lm=lm,
+            nt=nt,
+            session_key=b"",
+            flags=SPEC_FLAGS,
+        )
         with pytest.raises(NtlmAuthenticationFailed):
             server.process_authenticate(message)
 
@@ -149,8 +178,15 @@ def test_stale_timestamp_is_refused() -> None:
     old = 116444736000000000 + 1_000_000_000 * 10_000_000  # 2001, far outside 36 h
     temp = _temp(SPEC_SERVER_INFO, timestamp=old)
     proof = hmac.new(bytes.fromhex(NTOWFV2), SERVER_CHALLENGE + temp, hashlib.md5).digest()
-    message = build_authenticate(user="User", domain="Domain", workstation="W", lm=b"",
-                                 nt=proof + temp, session_key=b"", flags=SPEC_FLAGS)
+    message = build_authenticate(
+        user="User",
+        domain="Domain",
+        workstation="W",
+        lm=b"",
+        nt=proof + temp,
+        session_key=b"",
+        flags=SPEC_FLAGS,
+    )
     with pytest.raises(NtlmAuthenticationFailed, match="timestamp"):
         server.process_authenticate(message)
 
@@ -160,15 +196,23 @@ def test_mic_is_checked_when_announced(tamper: bool) -> None:
     server = spec_server()
     negotiate = spec_negotiate()
     challenge = server.process_negotiate(negotiate)
-    av = encode_av_pairs([(AvId.NB_DOMAIN_NAME, "Domain".encode("utf-16-le")),
-                          (AvId.FLAGS, struct.pack("<I", 2))])
+    av = encode_av_pairs(
+        [(AvId.NB_DOMAIN_NAME, "Domain".encode("utf-16-le")), (AvId.FLAGS, struct.pack("<I", 2))]
+    )
     temp = _temp(av)
     response_key = bytes.fromhex(NTOWFV2)
     proof = hmac.new(response_key, SERVER_CHALLENGE + temp, hashlib.md5).digest()
     base_key = hmac.new(response_key, proof, hashlib.md5).digest()
-    message = build_authenticate(user="User", domain="Domain", workstation="W", lm=b"",
-                                 nt=proof + temp, session_key=b"", flags=SPEC_FLAGS & ~0x40000000,
-                                 with_mic=True)
+    message = build_authenticate(
+        user="User",
+        domain="Domain",
+        workstation="W",
+        lm=b"",
+        nt=proof + temp,
+        session_key=b"",
+        flags=SPEC_FLAGS & ~0x40000000,
+        with_mic=True,
+    )
     mic = hmac.new(base_key, negotiate + challenge + message, hashlib.md5).digest()
     if tamper:
         mic = bytes([mic[0] ^ 1]) + mic[1:]
@@ -182,8 +226,9 @@ def test_mic_is_checked_when_announced(tamper: bool) -> None:
 
 def test_impacket_client_messages_round_trip() -> None:
     """impacket builds NEGOTIATE and AUTHENTICATE; we parse, challenge and verify them."""
-    server = NtlmServer(IDENTITY, lambda user, domain: nt_hash("S3cret!") if user == "carol"
-                        else None)
+    server = NtlmServer(
+        IDENTITY, lambda user, domain: nt_hash("S3cret!") if user == "carol" else None
+    )
     type1 = impacket_ntlm.getNTLMSSPType1("WS1", "", signingRequired=True)
     challenge = server.process_negotiate(type1.getData())
     parsed = impacket_ntlm.NTLMAuthChallenge(challenge)
@@ -203,8 +248,9 @@ def test_impacket_client_messages_round_trip() -> None:
     from Cryptodome.Cipher import ARC4
 
     handle = ARC4.new(client_seal_key).encrypt
-    sealed, signature = impacket_ntlm.SEAL(flags, client_sign_key, client_seal_key, b"hdr" + b"data",
-                                          b"data", 0, handle)
+    sealed, signature = impacket_ntlm.SEAL(
+        flags, client_sign_key, client_seal_key, b"hdr" + b"data", b"data", 0, handle
+    )
     opened = result.session.unseal(sealed, lambda clear: b"hdr" + clear, signature.getData())
     assert opened == b"data"
     with pytest.raises(NtlmIntegrityError):
@@ -247,9 +293,24 @@ def test_garbage_negotiate_and_av_pairs(data: bytes) -> None:
 
 
 def test_authenticate_message_decode_finds_mic_slot() -> None:
-    with_mic = build_authenticate(user="u", domain="d", workstation="w", lm=b"", nt=b"x" * 60,
-                                  session_key=b"", flags=SPEC_FLAGS, with_mic=True)
-    without = build_authenticate(user="u", domain="d", workstation="w", lm=b"", nt=b"x" * 60,
-                                 session_key=b"", flags=SPEC_FLAGS)
+    with_mic = build_authenticate(
+        user="u",
+        domain="d",
+        workstation="w",
+        lm=b"",
+        nt=b"x" * 60,
+        session_key=b"",
+        flags=SPEC_FLAGS,
+        with_mic=True,
+    )
+    without = build_authenticate(
+        user="u",
+        domain="d",
+        workstation="w",
+        lm=b"",
+        nt=b"x" * 60,
+        session_key=b"",
+        flags=SPEC_FLAGS,
+    )
     assert AuthenticateMessage.decode(with_mic).mic == b"\x00" * 16
     assert AuthenticateMessage.decode(without).mic is None

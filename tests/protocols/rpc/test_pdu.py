@@ -82,10 +82,15 @@ def test_impacket_bind_is_decoded() -> None:
 
 def test_bind_ack_with_auth_parses_in_impacket() -> None:
     ack = BindAck(
-        5840, 5840, 0x1234, b"49154\x00",
-        (Result(ContextResult.ACCEPTANCE, 0, NDR20),
-         Result(ContextResult.PROVIDER_REJECTION, 2, NULL_SYNTAX),
-         Result(ContextResult.NEGOTIATE_ACK, 2, NULL_SYNTAX)),
+        5840,
+        5840,
+        0x1234,
+        b"49154\x00",
+        (
+            Result(ContextResult.ACCEPTANCE, 0, NDR20),
+            Result(ContextResult.PROVIDER_REJECTION, 2, NULL_SYNTAX),
+            Result(ContextResult.NEGOTIATE_ACK, 2, NULL_SYNTAX),
+        ),
     )
     verifier = AuthVerifier(10, 6, 79231, b"NTLMSSP\x00challenge-bytes")
     raw = encode_pdu(Pdu(PType.BIND_ACK, 7, ack, auth=verifier))
@@ -107,13 +112,21 @@ def test_response_fault_and_nak_parse_in_impacket() -> None:
     theirs = rpcrt.MSRPCRespHeader(raw)
     assert (theirs["ctx_id"], theirs["alloc_hint"], theirs["pduData"]) == (1, 5, b"hello")
 
-    raw = encode_pdu(Pdu(PType.FAULT, 4, Fault(FaultStatus.OP_RNG_ERROR),
-                         PfcFlags.FIRST_FRAG | PfcFlags.LAST_FRAG | PfcFlags.DID_NOT_EXECUTE))
+    raw = encode_pdu(
+        Pdu(
+            PType.FAULT,
+            4,
+            Fault(FaultStatus.OP_RNG_ERROR),
+            PfcFlags.FIRST_FRAG | PfcFlags.LAST_FRAG | PfcFlags.DID_NOT_EXECUTE,
+        )
+    )
     assert len(raw) == 32
     assert struct.unpack_from("<I", raw, 24)[0] == 0x1C010002
     assert rpcrt.MSRPCHeader(raw)["flags"] & rpcrt.PFC_DID_NOT_EXECUTE
 
-    raw = encode_pdu(Pdu(PType.BIND_NAK, 5, BindNak(BindNakReason.AUTHENTICATION_TYPE_NOT_RECOGNIZED)))
+    raw = encode_pdu(
+        Pdu(PType.BIND_NAK, 5, BindNak(BindNakReason.AUTHENTICATION_TYPE_NOT_RECOGNIZED))
+    )
     nak = rpcrt.MSRPCBindNak(rpcrt.MSRPCHeader(raw)["pduData"])
     assert nak["RejectedReason"] == 8
 
@@ -133,16 +146,37 @@ def test_request_with_object_uuid_and_padding() -> None:
 syntaxes = st.builds(SyntaxId, st.uuids(), st.integers(0, 2**32 - 1))
 verifiers = st.one_of(
     st.none(),
-    st.builds(AuthVerifier, st.integers(0, 255), st.integers(0, 255), st.integers(0, 2**32 - 1),
-              st.binary(min_size=1, max_size=64)),
+    st.builds(
+        AuthVerifier,
+        st.integers(0, 255),
+        st.integers(0, 255),
+        st.integers(0, 2**32 - 1),
+        st.binary(min_size=1, max_size=64),
+    ),
 )
 bodies = st.one_of(
-    st.builds(Bind, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 2**32 - 1),
-              st.lists(st.builds(ContextElement, st.integers(0, 65535), syntaxes,
-                                 st.lists(syntaxes, min_size=1, max_size=3).map(tuple)),
-                       max_size=4).map(tuple)),
-    st.builds(Request, st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 65535),
-              st.binary(max_size=100)),
+    st.builds(
+        Bind,
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.integers(0, 2**32 - 1),
+        st.lists(
+            st.builds(
+                ContextElement,
+                st.integers(0, 65535),
+                syntaxes,
+                st.lists(syntaxes, min_size=1, max_size=3).map(tuple),
+            ),
+            max_size=4,
+        ).map(tuple),
+    ),
+    st.builds(
+        Request,
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.binary(max_size=100),
+    ),
     st.builds(Response, st.integers(0, 2**32 - 1), st.integers(0, 65535), st.binary(max_size=100)),
     st.builds(Fault, st.integers(0, 2**32 - 1), st.integers(0, 65535)),
 )
@@ -151,8 +185,12 @@ bodies = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(bodies, st.integers(0, 2**32 - 1), verifiers)
 def test_round_trip(body: object, call_id: int, verifier: AuthVerifier | None) -> None:
-    ptype = {Bind: PType.BIND, Request: PType.REQUEST, Response: PType.RESPONSE,
-             Fault: PType.FAULT}[type(body)]
+    ptype = {
+        Bind: PType.BIND,
+        Request: PType.REQUEST,
+        Response: PType.RESPONSE,
+        Fault: PType.FAULT,
+    }[type(body)]
     pdu = Pdu(ptype, call_id, body, auth=verifier)  # type: ignore[arg-type]
     decoded = decode_pdu(encode_pdu(pdu))
     if verifier is not None:
