@@ -22,13 +22,20 @@ logger = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
-class HealthResource(resource.Resource):
+class Resource(resource.Resource):
+    """``twisted.web.resource.Resource`` with a typed constructor (base of ours)."""
+
+    def __init__(self) -> None:
+        resource.Resource.__init__(self)
+
+
+class HealthResource(Resource):
     """``GET /healthz``: 200 with a JSON body when every check passes, else 503."""
 
     isLeaf = True
 
     def __init__(self, check: HealthCheck) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()
         self._check = check
 
     def render_GET(self, request: server.Request) -> int | bytes:
@@ -49,7 +56,7 @@ class HealthResource(resource.Resource):
         return server.NOT_DONE_YET
 
 
-class NotFoundResource(resource.Resource):
+class NotFoundResource(Resource):
     isLeaf = True
 
     def render(self, request: server.Request) -> bytes:
@@ -58,11 +65,17 @@ class NotFoundResource(resource.Resource):
         return b"not found\n"
 
 
-class RootResource(resource.Resource):
+class RootResource(Resource):
     """``/``: unknown paths get a plain 404 (never a Twisted error page)."""
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
-        return NotFoundResource()  # type: ignore[no-untyped-call]
+        # Exchange paths are case-insensitive (/Autodiscover, /Microsoft-Server-ActiveSync).
+        lowered = path.lower()
+        for name, child in self.children.items():
+            if name.lower() == lowered:
+                found: resource.Resource = child
+                return found
+        return NotFoundResource()
 
     def render_GET(self, request: server.Request) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -70,7 +83,7 @@ class RootResource(resource.Resource):
 
 
 def build_root(health: HealthCheck, *, metrics: bool) -> RootResource:
-    root = RootResource()  # type: ignore[no-untyped-call]
+    root = RootResource()
     health_resource: Any = HealthResource(health)
     root.putChild(b"healthz", health_resource)
     if metrics:
