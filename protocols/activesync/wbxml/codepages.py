@@ -391,6 +391,7 @@ RESOLVERECIPIENTS = _page(
         (0x19, "MergedFreeBusy"), (0x1A, "Picture"), (0x1B, "MaxSize"), (0x1C, "Data"),
         (0x1D, "MaxPictures"),
     ],
+    opaque=["Data"],
 )
 
 # MS-ASWBXML 2.1.2.1.12 Code Page 11: ValidateCert
@@ -512,6 +513,7 @@ AIRSYNCBASE = _page(
         (0x28, "Longitude"), (0x29, "Accuracy"), (0x2A, "Altitude"),
         (0x2B, "AltitudeAccuracy"), (0x2C, "LocationUri"), (0x2D, "InstanceId"),
     ],
+    opaque=["Content"],
 )
 
 # MS-ASWBXML 2.1.2.1.19 Code Page 18: Settings (0x2A is not used)

@@ -112,6 +112,11 @@ class WbxmlDecoder:
         return self._done and not self._pending and not self._in_opaque
 
     @property
+    def buffered(self) -> int:
+        """Bytes of input held in memory (for back-pressure in the transport adapter)."""
+        return len(self._buf)
+
+    @property
     def depth(self) -> int:
         """Number of currently open elements."""
         return len(self._stack)

@@ -104,12 +104,18 @@ def from_xml(
     def external(*args: object) -> int:
         raise _Rejected("external entities are not accepted")
 
+    def skipped(name: str, is_parameter_entity: int) -> None:
+        # With an external DTD declared, expat skips undeclared entities silently;
+        # dropping content silently is worse than refusing the document.
+        raise _Rejected(f"undeclared entity &{name};")
+
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = characters
     parser.StartDoctypeDeclHandler = doctype
     parser.EntityDeclHandler = entity
     parser.ExternalEntityRefHandler = external
+    parser.SkippedEntityHandler = skipped
     try:
         parser.Parse(document, True)
     except _Rejected as exc:
@@ -124,8 +130,11 @@ def _clean(text: str) -> str:
 
 
 def to_xml(element: Element, *, indent: str | None = "  ", declaration: bool = True) -> str:
-    """Serialise a tree as EAS XML. Lossy only for characters XML 1.0 cannot carry
-    (C0 controls other than tab/LF/CR become U+FFFD); opaque data becomes base64."""
+    """Serialise a tree as EAS XML; opaque data becomes base64.
+
+    Lossy only where XML cannot say the difference: C0 controls other than tab/LF/CR
+    become U+FFFD, and an empty opaque value reads back as an empty element.
+    """
     parts: list[str] = ['<?xml version="1.0" encoding="utf-8"?>\n'] if declaration else []
     newline = "\n" if indent is not None else ""
     # (element, parent namespace, depth, closing?)
