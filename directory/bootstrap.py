@@ -61,16 +61,17 @@ def find_admin(conn: sa.Connection) -> str | None:
 
 
 def create_user(conn: sa.Connection, domain_id: int, localpart: str, *, display_name: str,
-                password_hash: str | None, is_admin: bool = False) -> int:
-    result = conn.execute(
-        users.insert().values(
-            domain_id=domain_id,
-            localpart=localpart.lower(),
-            display_name=display_name,
-            password_hash=password_hash,
-            is_admin=is_admin,
-            created_at=datetime.datetime.now(datetime.UTC),
-        )
-    )
-    assert result.inserted_primary_key is not None
-    return int(result.inserted_primary_key[0])
+                password_hash: str | None, is_admin: bool = False,
+                organization: str = "First Organization") -> int:
+    """Create a complete SQL-directory user (address, legacyExchangeDN, mailbox GUID,
+    ANR keys) through the same code as ``groupware user add``."""
+    from directory.sql import SqlSettings, add_user_txn
+
+    domain = conn.execute(
+        sa.select(domains.c.name).where(domains.c.id == domain_id)
+    ).scalar_one()
+    user = add_user_txn(conn, SqlSettings(organization=organization),
+                        f"{localpart}@{domain}", display_name=display_name,
+                        password_hash=password_hash, is_admin=is_admin)
+    assert user.user_id is not None
+    return int(user.user_id)

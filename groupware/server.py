@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -22,6 +22,11 @@ from groupware.config import Config
 from groupware.notifier import InProcessNotifier, Notifier
 from storage.db import Database
 from storage.db import schema as db_schema
+
+if TYPE_CHECKING:
+    from directory.credentials import CredentialStore
+    from directory.interface import Directory
+    from groupware.handlers.auth import AuthHandler
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +83,54 @@ class GroupwareServer:
         return InProcessNotifier(self.clock, self._call_from_thread)
 
     @cached_component
+    def get_directory(self) -> Directory:
+        """The configured directory: ``sql`` (default) or ``ldap``."""
+        cfg = self.config
+        if cfg.directory.backend == "ldap":
+            from directory.ldap import LdapDirectory, LdapSettings
+
+            return LdapDirectory(
+                LdapSettings.from_config(cfg.directory.ldap), self.get_database(),
+                organization=cfg.server.organization,
+                default_domain=cfg.server.default_domain,
+                max_group_depth=cfg.directory.max_group_depth,
+            )
+        from directory.sql import SqlDirectory, SqlSettings
+
+        return SqlDirectory(self.get_database(), SqlSettings(
+            organization=cfg.server.organization,
+            default_domain=cfg.server.default_domain,
+            max_group_depth=cfg.directory.max_group_depth,
+        ))
+
+    @cached_component
+    def get_credential_store(self) -> CredentialStore:
+        """App passwords, failure counters and the token key (always in SQL)."""
+        from directory.credentials import CredentialStore
+
+        return CredentialStore(self.get_database())
+
+    @cached_component
+    def get_auth(self) -> AuthHandler:
+        """The authentication core every protocol and adapter uses."""
+        from groupware.handlers.auth import AuthHandler
+
+        return AuthHandler.from_server(self)
+
+    @cached_component
     def get_certificate(self) -> CertificatePaths:
         return ensure_certificate(self.config)
+
+    async def server_facts(self) -> dict[str, str]:
+        """Identity of this installation (deployment id, replica GUID), read once."""
+        cached: dict[str, str] | None = self._components.get("server_facts")
+        if cached is None:
+            from directory.bootstrap import ensure_server_facts
+
+            cached = await self.get_database().run_interaction(
+                "server_facts", ensure_server_facts)
+            self._components["server_facts"] = cached
+        return dict(cached)
 
     def check_schema(self) -> None:
         """Raise SchemaOutdated unless the database is at the code's schema head."""
@@ -102,6 +153,12 @@ class GroupwareServer:
 
     def close(self) -> None:
         """Release components in reverse dependency order (listeners are gone by now)."""
+        auth = self._components.pop("get_auth", None)
+        if auth is not None:
+            auth.close()
+        directory = self._components.pop("get_directory", None)
+        if directory is not None and hasattr(directory, "close_sync"):
+            directory.close_sync()
         notifier = self._components.pop("get_notifier", None)
         if notifier is not None:
             notifier.close()

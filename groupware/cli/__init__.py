@@ -29,6 +29,12 @@ COMMAND_MODULES = [
     "groupware.cli.init",
     "groupware.cli.db",
     "groupware.cli.check_config",
+    "groupware.cli.domain",
+    "groupware.cli.user",
+    "groupware.cli.group",
+    "groupware.cli.app_password",
+    "groupware.cli.importer",
+    "groupware.cli.auth",
 ]
 
 

@@ -62,6 +62,10 @@ class ServerConfig:
     """Seconds in-flight work gets to finish after SIGTERM before connections are cut."""
     thread_pool_size: int = 8
     """Threads for blocking work (SQL, LDAP, hashing); also the database pool size."""
+    public_url: str = ""
+    """Base URL clients reach the HTTPS listener at (Autodiscover answers with it);
+    empty = ``https://<hostname>`` plus the port of the first implicit-TLS HTTP listener
+    when that is not 443."""
 
     def validate(self, path: str) -> None:
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -70,6 +74,8 @@ class ServerConfig:
             raise ConfigError(f"{path}.thread_pool_size", "must be between 1 and 256")
         if self.shutdown_timeout < 0:
             raise ConfigError(f"{path}.shutdown_timeout", "must not be negative")
+        if self.public_url and not re.fullmatch(r"https?://[^/\s]+/?", self.public_url):
+            raise ConfigError(f"{path}.public_url", "expected https://host[:port]")
         if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", self.hostname):
             raise ConfigError(f"{path}.hostname", f"not a host name: {self.hostname!r}")
 
@@ -159,6 +165,125 @@ class MetricsConfig:
     """Also serve /metrics on listeners bound to non-loopback addresses."""
 
 
+LDAP_PRESETS = ("openldap", "ad", "389ds")
+
+
+@dataclass(frozen=True)
+class LdapConfig:
+    """[directory.ldap] — users and groups from an LDAP server (OpenLDAP, AD, 389-ds)."""
+
+    uri: list[str] = field(default_factory=lambda: ["ldap://127.0.0.1:389"])
+    """One or more ``ldap://`` / ``ldaps://`` URIs; several form a fail-over pool."""
+    start_tls: bool = False
+    """Upgrade ``ldap://`` connections with StartTLS (required unless on loopback)."""
+    ca_file: Path | None = None
+    """PEM CA bundle to verify the server certificate; empty = the system store."""
+    verify_certificate: bool = True
+    """Refuse servers whose certificate does not verify (turn off only for tests)."""
+    bind_dn: str = ""
+    """Service account used for searches; empty = anonymous."""
+    bind_password: str = secret("")
+    base_dn: str = ""
+    """Search base for users, groups and contacts (required)."""
+    preset: str = "openldap"
+    """Attribute map and filters to start from: openldap, ad (AD / Samba AD), 389ds."""
+    user_filter: str = ""
+    """Filter selecting mail users; empty = the preset's."""
+    group_filter: str = ""
+    """Filter selecting groups; empty = the preset's."""
+    contact_filter: str = ""
+    """Filter selecting external contacts; empty = the preset's."""
+    attributes: dict[str, str] = field(default_factory=dict)
+    """Overrides of the preset's attribute map, e.g. ``{ aliases = "mailLocalAddress" }``."""
+    pool_size: int = 4
+    """Connections kept open to the server (searches run in parallel up to this)."""
+    timeout: float = 5.0
+    """Seconds to connect or to wait for an answer before the server counts as down."""
+    page_size: int = 500
+    """Simple paged results page size (AD answers at most 1,000 entries without it)."""
+    cache_ttl: float = 60.0
+    """Seconds a full listing (sorted GAL pages) is reused before it is searched again."""
+
+    def validate(self, path: str) -> None:
+        if self.preset not in LDAP_PRESETS:
+            raise ConfigError(f"{path}.preset", f"expected one of {', '.join(LDAP_PRESETS)}")
+        for i, uri in enumerate(self.uri):
+            if not uri.startswith(("ldap://", "ldaps://", "ldapi://")):
+                raise ConfigError(f"{path}.uri[{i}]", f"not an LDAP URI: {uri!r}")
+        if not 1 <= self.pool_size <= 64:
+            raise ConfigError(f"{path}.pool_size", "must be between 1 and 64")
+        if not 1 <= self.page_size <= 10000:
+            raise ConfigError(f"{path}.page_size", "must be between 1 and 10000")
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """[directory] — where users, groups, resources and contacts come from."""
+
+    backend: str = "sql"
+    """``sql`` (same database, managed with the CLI) or ``ldap`` (see [directory.ldap])."""
+    default_quota_mb: int = 0
+    """Mailbox quota in MiB for users without their own; 0 = unlimited."""
+    max_group_depth: int = 16
+    """Nesting depth at which group expansion stops (cycles are always cut)."""
+    ldap: LdapConfig = field(default_factory=LdapConfig)
+
+    def validate(self, path: str) -> None:
+        if self.backend not in ("sql", "ldap"):
+            raise ConfigError(f"{path}.backend", "expected 'sql' or 'ldap'")
+        if self.backend == "ldap" and not self.ldap.base_dn:
+            raise ConfigError(f"{path}.ldap.base_dn", "required when backend is 'ldap'")
+        if self.default_quota_mb < 0:
+            raise ConfigError(f"{path}.default_quota_mb", "must not be negative")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """[auth] — the one authentication core behind every protocol and adapter."""
+
+    argon2_time_cost: int = 3
+    """argon2id iterations; raising any argon2_* value rehashes passwords at next login."""
+    argon2_memory_cost: int = 65536
+    """argon2id memory in KiB."""
+    argon2_parallelism: int = 4
+    store_nt_hash: bool = True
+    """Also store the NT hash (MD4 of UTF-16LE) when a password is set; NTLM needs it."""
+    cache_ttl: float = 300.0
+    """Seconds a verified password is remembered (no rehash on reconnect storms); 0 = off."""
+    cache_size: int = 10000
+    """Credential cache entries kept (least recently used go first)."""
+    user_cache_ttl: float = 0.0
+    """Seconds a resolved login name -> user record is reused; 0 = ask the directory
+    every time (disabling a user or a feature applies at once)."""
+    max_failures_per_user: int = 10
+    """Failed logins of one user within failure_window before that user is refused."""
+    max_failures_per_address: int = 30
+    """Failed logins from one source address within failure_window before it is refused."""
+    failure_window: float = 900.0
+    """Seconds over which failures are counted; the refusal lasts until the window ends."""
+    token_lifetime: int = 300
+    """Seconds a signed login token (web/chat token login) stays valid."""
+    token_secret: str = secret("", doc="empty = a random key kept in the database")
+    """HMAC key for login tokens; set it when several installations must accept the same
+    tokens."""
+    http_secret: str = secret("")
+    """Shared secret of the auth_http endpoint (HTTP Basic password); empty = refuse all."""
+    xmpp_domains: dict[str, str] = field(default_factory=dict)
+    """XMPP host -> mail domain for ejabberd/Prosody hosts that differ from mail domains."""
+
+    def validate(self, path: str) -> None:
+        if self.argon2_time_cost < 1:
+            raise ConfigError(f"{path}.argon2_time_cost", "must be at least 1")
+        if self.argon2_parallelism < 1:
+            raise ConfigError(f"{path}.argon2_parallelism", "must be at least 1")
+        if self.argon2_memory_cost < 8 * self.argon2_parallelism:
+            raise ConfigError(f"{path}.argon2_memory_cost", "must be at least 8 * parallelism")
+        if self.max_failures_per_user < 1 or self.max_failures_per_address < 1:
+            raise ConfigError(f"{path}.max_failures_per_user", "must be at least 1")
+        if self.token_lifetime < 1:
+            raise ConfigError(f"{path}.token_lifetime", "must be at least 1")
+
+
 # The unprivileged defaults of the embedded setup; README's port table mirrors it.
 # ``available`` says whether this version ships the protocol; the others are listed so
 # the table is complete, and are switched on by the release that brings them.
@@ -184,7 +309,12 @@ DEFAULT_LISTENERS: tuple[DefaultListener, ...] = (
     DefaultListener(Protocol.LMTP, 2424, TlsMode.NONE, 24, False),
     DefaultListener(Protocol.XMPP, 5222, TlsMode.STARTTLS, 5222, False),
     DefaultListener(Protocol.RPC, 6001, TlsMode.NONE, 135, False),
+    # Prosody mod_auth_http / nginx auth checks: loopback only (see default_listeners).
+    DefaultListener(Protocol.AUTH_HTTP, 8780, TlsMode.NONE, 8780, True),
 )
+
+
+_LOOPBACK_ONLY = frozenset({Protocol.LMTP, Protocol.AUTH_HTTP})
 
 
 def default_listeners() -> list[ListenerConfig]:
@@ -193,7 +323,7 @@ def default_listeners() -> list[ListenerConfig]:
         ListenerConfig(
             protocol=d.protocol,
             port=d.port,
-            address="127.0.0.1" if d.protocol is Protocol.LMTP else "0.0.0.0",
+            address="127.0.0.1" if d.protocol in _LOOPBACK_ONLY else "0.0.0.0",
             tls=d.tls,
         )
         for d in DEFAULT_LISTENERS
@@ -210,6 +340,8 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     listeners: list[ListenerConfig] = field(default_factory=default_listeners)
 
     def validate(self, path: str) -> None:
