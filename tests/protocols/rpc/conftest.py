@@ -71,15 +71,26 @@ def make_connection(**kwargs: object) -> ServerConnection[Handler]:
 class Harness:
     port: int
     events: list[object] = field(default_factory=list)
+    transcript: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-def serve(conn: ServerConnection[Handler], sock: socket.socket, events: list[object]) -> None:
-    """Pump bytes between ``sock`` and ``conn`` until either side closes."""
+def serve(
+    conn: ServerConnection[Handler],
+    sock: socket.socket,
+    events: list[object],
+    transcript: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Pump bytes between ``sock`` and ``conn`` until either side closes.
+
+    ``transcript`` collects ("I", client bytes) and ("O", server bytes) in order.
+    """
     while True:
         try:
             data = sock.recv(65536)
         except OSError:
             data = b""
+        if transcript is not None and data:
+            transcript.append(("I", data))
         conn.receive_data(data)
         while (event := conn.next_event()) is not None:
             events.append(event)
@@ -87,6 +98,8 @@ def serve(conn: ServerConnection[Handler], sock: socket.socket, events: list[obj
                 conn.respond(event.call_id, event.handler(event))
         out = conn.data_to_send()
         if out:
+            if transcript is not None:
+                transcript.append(("O", out))
             sock.sendall(out)
         if conn.closed:
             return
@@ -95,17 +108,18 @@ def serve(conn: ServerConnection[Handler], sock: socket.socket, events: list[obj
 @pytest.fixture
 def tcp_server() -> Iterator[Harness]:
     events: list[object] = []
+    transcript: list[tuple[str, bytes]] = []
 
     class Handler_(socketserver.BaseRequestHandler):
         def handle(self) -> None:
-            serve(make_connection(), self.request, events)
+            serve(make_connection(), self.request, events, transcript)
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler_)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Harness(server.server_address[1], events)
+        yield Harness(server.server_address[1], events, transcript)
     finally:
         server.shutdown()
         server.server_close()
