@@ -15,10 +15,10 @@ __all__ = [
     "Address",
     "HeaderField",
     "MimeLimitError",
+    "collapse_whitespace",
     "parse_address_list",
     "parse_fields",
     "parse_parameterised",
-    "collapse_whitespace",
     "split_header",
     "unfold",
 ]

@@ -24,10 +24,10 @@ from .mime_headers import (
     Address,
     HeaderField,
     MimeLimitError,
+    collapse_whitespace,
     parse_address_list,
     parse_fields,
     parse_parameterised,
-    collapse_whitespace,
     split_header,
     unfold,
 )

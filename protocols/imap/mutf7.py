@@ -72,6 +72,8 @@ def decode_mutf7(data: bytes) -> str:
         if not chunk:
             out.append("&")
             continue
+        if data.startswith(b"&", i) and not data.startswith(b"&-", i):
+            raise MailboxNameError("adjacent base64 runs must be one run in modified UTF-7")
         out.append(_decode_b64_run(chunk))
     return "".join(out)
 

@@ -187,7 +187,7 @@ class Reader:
             slot = self._slots[self._next_slot]
             if slot.start == self.pos:
                 return slot
-        if self.pos < len(self.text) and self.text[self.pos] in b"{~":
+        if self.text.startswith(b"{", self.pos) or self.text.startswith(b"~{", self.pos):
             raise self.fail("literal must end the line")
         return None
 

@@ -51,7 +51,12 @@ def fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
             os.chown(path, 65534, 65534)
         os.chmod(workdir, 0o755)
     user = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "test")
-    env = {"USER": user, "HOME": str(root), "MAIL": f"maildir:{root}/Maildir", "PATH": "/usr/bin:/bin"}
+    env = {
+        "USER": user,
+        "HOME": str(root),
+        "MAIL": f"maildir:{root}/Maildir",
+        "PATH": "/usr/bin:/bin",
+    }
     script = f"a SELECT INBOX\r\nb FETCH 1:* ({items})\r\nc LOGOUT\r\n".encode()
     result = subprocess.run(
         [*_unprivileged(), "env", *(f"{k}={v}" for k, v in env.items()), str(IMAP_BINARY),

@@ -20,7 +20,7 @@ _ATOM = re.compile(rb"[^\s()\"{]+(\[[^\]]*\](<\d+>)?)?")
 
 def parse_values(data: bytes) -> list[object]:
     """All values in ``data``, which may contain literals."""
-    values, pos = _list(data, 0, closing=False)
+    values, _pos = _list(data, 0, closing=False)
     return values
 
 
