@@ -9,7 +9,7 @@ registers it — NSPI, RFR and EMSMDB — so the table is generic in the handler
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -57,7 +57,7 @@ class InterfaceRegistry(Generic[H]):
                 return interface
         return None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[RpcInterface[H]]:
         return iter(self._interfaces)
 
     def __len__(self) -> int:

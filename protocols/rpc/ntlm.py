@@ -18,7 +18,6 @@ import hmac
 import logging
 import os
 import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -312,7 +311,8 @@ def _rc4(key: bytes) -> Callable[[bytes], bytes]:
     return encryptor.update
 
 
-def filetime_now(clock: Callable[[], float] = time.time) -> int:
+def filetime_now(clock: Callable[[], float]) -> int:
+    """FILETIME (100 ns since 1601) for ``clock()`` epoch seconds."""
     return FILETIME_EPOCH_OFFSET + int(clock() * 10_000_000)
 
 
@@ -441,7 +441,9 @@ class NtlmServer:
     """One server-side NTLM exchange: NEGOTIATE -> CHALLENGE -> AUTHENTICATE.
 
     ``lookup_nt_hash(user, domain)`` returns the 16-byte NT hash or None for an
-    unknown user. ``random`` and ``clock`` are injectable for tests.
+    unknown user. ``clock`` returns epoch seconds (pass ``groupware.clock.Clock.time``);
+    it stamps MsvAvTimestamp and bounds the client's clock skew. ``random`` is
+    injectable so tests can replay the MS-NLMP examples.
     """
 
     def __init__(
@@ -449,8 +451,8 @@ class NtlmServer:
         identity: ServerIdentity,
         lookup_nt_hash: NtHashLookup,
         *,
+        clock: Callable[[], float],
         random: Callable[[int], bytes] = os.urandom,
-        clock: Callable[[], float] = time.time,
         max_clock_skew: float = 36 * 3600.0,
     ) -> None:
         self._identity = identity

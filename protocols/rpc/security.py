@@ -79,10 +79,14 @@ class NtlmProvider:
 
     @classmethod
     def factory(
-        cls, identity: ServerIdentity, lookup_nt_hash: NtHashLookup
+        cls,
+        identity: ServerIdentity,
+        lookup_nt_hash: NtHashLookup,
+        *,
+        clock: Callable[[], float],
     ) -> Callable[[], NtlmProvider]:
         """A per-connection constructor to put in the server's provider table."""
-        return lambda: cls(NtlmServer(identity, lookup_nt_hash))
+        return lambda: cls(NtlmServer(identity, lookup_nt_hash, clock=clock))
 
     def accept(self, token: bytes) -> bytes:
         return self._server.process_negotiate(token)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -148,7 +149,7 @@ class RequestReceived(Generic[H]):
     interface: RpcInterface[H]
     handler: H
     auth: AuthInfo | None
-    object_uuid: object | None = None
+    object_uuid: uuid.UUID | None = None
     verification: VerificationTrailer | None = None
 
 
@@ -182,7 +183,7 @@ class _PartialCall:
     call_id: int
     context_id: int
     opnum: int
-    object_uuid: object | None
+    object_uuid: uuid.UUID | None
     drep: bytes
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
@@ -614,7 +615,7 @@ class ServerConnection(Generic[H]):
                     header.call_id,
                 )
             return decode_pdu(raw)  # connect level: any verifier is stripped unread
-        if header.auth_length != state_signature_size(state):
+        if header.auth_length != _signature_size(state):
             raise _Fatal(
                 "request without a valid verifier", FaultStatus.ACCESS_DENIED, header.call_id
             )
@@ -755,5 +756,5 @@ class ServerConnection(Generic[H]):
         )
 
 
-def state_signature_size(state: _AuthState | None) -> int:
+def _signature_size(state: _AuthState | None) -> int:
     return state.provider.signature_size if state is not None else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -62,7 +63,7 @@ def make_registry(handlers: dict[int, Handler] | None = None) -> InterfaceRegist
 
 
 def make_connection(**kwargs: object) -> ServerConnection[Handler]:
-    security = {AuthType.WINNT: NtlmProvider.factory(IDENTITY, lookup_nt_hash)}
+    security = {AuthType.WINNT: NtlmProvider.factory(IDENTITY, lookup_nt_hash, clock=time.time)}
     config = kwargs.pop("config", ServerConfig())
     return ServerConnection(make_registry(), config=config, security=security, **kwargs)  # type: ignore[arg-type]
 

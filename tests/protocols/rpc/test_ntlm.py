@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import time
 from collections.abc import Callable
 
 import pytest
@@ -227,7 +228,9 @@ def test_mic_is_checked_when_announced(tamper: bool) -> None:
 def test_impacket_client_messages_round_trip() -> None:
     """impacket builds NEGOTIATE and AUTHENTICATE; we parse, challenge and verify them."""
     server = NtlmServer(
-        IDENTITY, lambda user, domain: nt_hash("S3cret!") if user == "carol" else None
+        IDENTITY,
+        lambda user, domain: nt_hash("S3cret!") if user == "carol" else None,
+        clock=time.time,
     )
     type1 = impacket_ntlm.getNTLMSSPType1("WS1", "", signingRequired=True)
     challenge = server.process_negotiate(type1.getData())
