@@ -416,3 +416,36 @@ def test_server_only_pdus_from_the_client_close(ptype: PType) -> None:
     }[ptype]
     conn.receive_data(encode_pdu(Pdu(ptype, 9, body)))  # type: ignore[arg-type]
     assert _single_fault(conn).status == FaultStatus.PROTO_ERROR and conn.closed
+
+
+@pytest.mark.parametrize("password", ["Secret123", "wrong"])
+def test_third_leg_in_alter_context(password: str) -> None:
+    conn = make_connection()
+    type1 = impacket_ntlm.getNTLMSSPType1("", "", signingRequired=True)
+    context = ContextElement(0, ECHO_SYNTAX, (NDR20,))
+    level = AuthLevel.PKT_PRIVACY
+    conn.receive_data(
+        bind_pdu(context, auth=AuthVerifier(AuthType.WINNT, level, 1, type1.getData()))
+    )
+    (ack,) = output(conn)
+    assert ack.auth is not None
+    type3, _ = impacket_ntlm.getNTLMSSPType3(
+        type1, ack.auth.auth_value, "alice", password, "EXAMPLE"
+    )
+    conn.receive_data(
+        bind_pdu(
+            context,
+            call_id=2,
+            ptype=PType.ALTER_CONTEXT,
+            auth=AuthVerifier(AuthType.WINNT, level, 1, type3.getData()),
+        )
+    )
+    (reply,) = output(conn)
+    found = events(conn)
+    if password == "Secret123":
+        assert reply.ptype == PType.ALTER_CONTEXT_RESP
+        assert any(isinstance(e, Authenticated) for e in found)
+        assert conn.auth is not None and conn.auth.auth_level == level
+    else:
+        assert reply.ptype == PType.FAULT and isinstance(reply.body, Fault)
+        assert reply.body.status == FaultStatus.ACCESS_DENIED and conn.closed
