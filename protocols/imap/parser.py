@@ -290,17 +290,16 @@ class CommandParser:
             return violation
         self._size += size
         self._slots.append(slot)
+        if not nonsync:
+            # checked while the slot has no data, so the parse stops there
+            early = self._check_partial()
+            if early is not None:
+                return early
         if size == 0:
             slot.data = b""
         else:
             self._literal = slot
-        if nonsync:
-            return None
-        early = self._check_partial()
-        if early is not None:
-            self._literal = None
-            return early
-        return NeedContinuation(size)
+        return None if nonsync else NeedContinuation(size)
 
     def _reader(self) -> Reader:
         return Reader(bytes(self._text), self._slots, self.limits, utf8=self.utf8)
