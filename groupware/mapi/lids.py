@@ -18,6 +18,7 @@ from groupware.mapi.named import (
     PSETID_Meeting,
     PSETID_Note,
     PSETID_PostRss,
+    PSETID_Sharing,
     PSETID_Task,
 )
 from groupware.mapi.proptypes import PropType
@@ -287,6 +288,9 @@ PidLidLogDocumentSaved: Final = NamedProperty(PSETID_Log, lid=0x870F)
 PidLidLogDocumentRouted: Final = NamedProperty(PSETID_Log, lid=0x8710)
 PidLidLogDocumentPosted: Final = NamedProperty(PSETID_Log, lid=0x8711)
 PidLidLogTypeDesc: Final = NamedProperty(PSETID_Log, lid=0x8712)
+PidLidSharingProviderGuid: Final = NamedProperty(PSETID_Sharing, lid=0x8A01)
+PidLidSharingProviderName: Final = NamedProperty(PSETID_Sharing, lid=0x8A02)
+PidLidSharingProviderUrl: Final = NamedProperty(PSETID_Sharing, lid=0x8A03)
 PidLidPostRssChannelLink: Final = NamedProperty(PSETID_PostRss, lid=0x8900)
 PidLidPostRssItemLink: Final = NamedProperty(PSETID_PostRss, lid=0x8901)
 PidLidPostRssItemHash: Final = NamedProperty(PSETID_PostRss, lid=0x8902)
@@ -574,6 +578,9 @@ TYPES: Final[dict[NamedProperty, PropType]] = {
     PidLidLogDocumentRouted: PropType.BOOLEAN,
     PidLidLogDocumentPosted: PropType.BOOLEAN,
     PidLidLogTypeDesc: PropType.STRING,
+    PidLidSharingProviderGuid: PropType.BINARY,
+    PidLidSharingProviderName: PropType.STRING,
+    PidLidSharingProviderUrl: PropType.STRING,
     PidLidPostRssChannelLink: PropType.STRING,
     PidLidPostRssItemLink: PropType.STRING,
     PidLidPostRssItemHash: PropType.INTEGER32,

@@ -440,6 +440,10 @@ PidLidLogDocumentSaved PSETID_Log 0x870F PtypBoolean
 PidLidLogDocumentRouted PSETID_Log 0x8710 PtypBoolean
 PidLidLogDocumentPosted PSETID_Log 0x8711 PtypBoolean
 PidLidLogTypeDesc PSETID_Log 0x8712 PtypString
+# --- PSETID_Sharing (MS-OXSHARE)
+PidLidSharingProviderGuid PSETID_Sharing 0x8A01 PtypBinary
+PidLidSharingProviderName PSETID_Sharing 0x8A02 PtypString
+PidLidSharingProviderUrl PSETID_Sharing 0x8A03 PtypString
 # --- PSETID_PostRss (MS-OXORSS)
 PidLidPostRssChannelLink PSETID_PostRss 0x8900 PtypString
 PidLidPostRssItemLink PSETID_PostRss 0x8901 PtypString
