@@ -1,0 +1,1 @@
+"""The ``sql`` backend: message content in the index's own database (the default)."""
