@@ -47,7 +47,7 @@ from protocols.imap.search_keys import (
     SearchWithin,
 )
 
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _ATOM_SPECIALS = set(b'(){ %*"\\]')
 
 StringStyle = Callable[[bytes], str]  # returns "atom", "quoted", "sync" or "nonsync"
@@ -144,7 +144,7 @@ class Writer:
         body = self._args(cmd)
         return head + (b" " + body if body else b"") + b"\r\n"
 
-    def _args(self, cmd: Command) -> bytes:  # noqa: PLR0911, PLR0912
+    def _args(self, cmd: Command) -> bytes:
         if isinstance(cmd, Login):
             return self.string(cmd.username, astring=True) + b" " + self.string(
                 cmd.password, astring=True)

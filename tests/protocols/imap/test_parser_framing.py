@@ -210,7 +210,9 @@ def test_grammar_errors_keep_the_tag() -> None:
         b"a NOOP extra": "unexpected extra arguments",
         b"a FETCH 1 BODY[0]": "number must not be zero",
         b"a FETCH 1 BODY[MIME]": "MIME needs a part number",
-        b"a FETCH 1 (FLAGS) (VANISHED)": "VANISHED needs UID FETCH and CHANGEDSINCE (RFC 7162 3.2.6)",
+        b"a FETCH 1 (FLAGS) (VANISHED)": (
+            "VANISHED needs UID FETCH and CHANGEDSINCE (RFC 7162 3.2.6)"
+        ),
         b'a LIST (RECURSIVEMATCH) "" *': "RECURSIVEMATCH needs a base selection option",
         b"a STATUS INBOX (BOGUS)": "unknown status item BOGUS",
         b"a SEARCH BEFORE 31-Feb-2020": "invalid date",

@@ -69,7 +69,9 @@ from protocols.imap.sequence import SeqRange, SequenceSet
 from .command_writer import Writer
 from .helpers import events, events_bytewise
 
-ATOM_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$&'+,/:;<=>?@^`|~"
+ATOM_ALPHABET = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$&'+,/:;<=>?@^`|~"
+)
 atoms = st.text(ATOM_ALPHABET, min_size=1, max_size=12)
 tags = st.text(ATOM_ALPHABET.replace("+", ""), min_size=1, max_size=8).map(str.encode)
 nz = st.integers(1, 2**32 - 1)
@@ -128,7 +130,7 @@ search_keys = st.recursive(
 parts = st.lists(st.integers(1, 50), max_size=3).map(tuple)
 partials = st.one_of(st.none(), st.builds(Partial, st.integers(0, 10**6), st.integers(1, 10**6)))
 sections = st.one_of(
-    parts.map(lambda p: Section(p)),
+    parts.map(Section),
     st.builds(Section, parts, st.sampled_from(["HEADER", "TEXT"])),
     st.builds(Section, parts.filter(bool), st.just("MIME")),
     st.builds(Section, parts, st.sampled_from(["HEADER.FIELDS", "HEADER.FIELDS.NOT"]),
