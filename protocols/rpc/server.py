@@ -67,8 +67,29 @@ log = logging.getLogger(__name__)
 H = TypeVar("H")
 
 SUPPORTED_AUTH_LEVELS = frozenset(
-    {AuthLevel.CONNECT, AuthLevel.PKT_INTEGRITY, AuthLevel.PKT_PRIVACY}
+    {
+        AuthLevel.CONNECT,
+        AuthLevel.CALL,
+        AuthLevel.PKT,
+        AuthLevel.PKT_INTEGRITY,
+        AuthLevel.PKT_PRIVACY,
+    }
 )
+
+
+def protection_level(auth_level: int) -> int:
+    """The protection actually applied for a wire auth_level.
+
+    MS-RPCE 2.2.1.1.8: CALL is processed as PKT on connection-oriented transports,
+    and a level the provider lacks is upgraded to the next supported one; NTLM has
+    no separate replay-only protection, so PKT is applied as PKT_INTEGRITY (as Samba
+    does). The wire value in every sec_trailer stays the client's.
+    """
+    if auth_level in (AuthLevel.CALL, AuthLevel.PKT):
+        return AuthLevel.PKT_INTEGRITY
+    return auth_level
+
+
 _assoc_counter = itertools.count(0x1000)
 
 
@@ -112,6 +133,11 @@ class AuthInfo:
     auth_level: int
     auth_context_id: int
     identity: Identity
+
+    @property
+    def protection(self) -> int:
+        """Effective protection (see :func:`protection_level`)."""
+        return protection_level(self.auth_level)
 
 
 # -- events -----------------------------------------------------------------------
@@ -345,7 +371,7 @@ class ServerConnection(Generic[H]):
 
     def _send_response(self, call_id: int, context_id: int, stub: bytes) -> None:
         auth = self._auth.established if self._auth else None
-        signed = auth is not None and auth.auth_level >= AuthLevel.PKT_INTEGRITY
+        signed = auth is not None and auth.protection >= AuthLevel.PKT_INTEGRITY
         overhead = 24
         if signed:
             assert self._auth is not None
@@ -372,7 +398,7 @@ class ServerConnection(Generic[H]):
                 )
                 raw = encode_pdu(Pdu(PType.RESPONSE, call_id, body, flags, verifier))
                 header = Header.decode(raw)
-                raw = protect(raw, header, auth.auth_level, self._auth.provider.message_security)
+                raw = protect(raw, header, auth.protection, self._auth.provider.message_security)
                 self._out += raw
             else:
                 self._emit(Pdu(PType.RESPONSE, call_id, body, flags))
@@ -607,7 +633,7 @@ class ServerConnection(Generic[H]):
                 "call after failed authentication", FaultStatus.ACCESS_DENIED, header.call_id
             )
         auth = state.established if state else None
-        if auth is None or auth.auth_level < AuthLevel.PKT_INTEGRITY:
+        if auth is None or auth.protection < AuthLevel.PKT_INTEGRITY:
             if state is not None and state.established is None:
                 raise _Fatal(
                     "call before the security exchange completed",
@@ -634,7 +660,7 @@ class ServerConnection(Generic[H]):
             )
         assert state is not None
         try:
-            plain = unprotect(raw, header, auth.auth_level, state.provider.message_security)
+            plain = unprotect(raw, header, auth.protection, state.provider.message_security)
         except NtlmError as exc:
             raise _Fatal(
                 f"verifier check failed: {exc}", FaultStatus.SEC_PKG_ERROR, header.call_id
@@ -698,7 +724,7 @@ class ServerConnection(Generic[H]):
         context = self._contexts[call.context_id]
         interface = context.interface
         auth = self._auth.established if self._auth else None
-        level = auth.auth_level if auth else AuthLevel.NONE
+        level = auth.protection if auth else AuthLevel.NONE
         if level < self._config.min_auth_level:
             self._send_fault(call.call_id, FaultStatus.ACCESS_DENIED, call.context_id)
             return

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from impacket import ntlm as impacket_ntlm
 
 from protocols.rpc import ndr
+from protocols.rpc.ntlm import NtlmSession
 from protocols.rpc.pdu import (
     NDR20,
     NDR64,
@@ -27,6 +28,7 @@ from protocols.rpc.pdu import (
     Empty,
     Fault,
     FaultStatus,
+    Header,
     Pdu,
     PfcFlags,
     ProviderReason,
@@ -38,6 +40,7 @@ from protocols.rpc.pdu import (
     decode_pdu,
     encode_pdu,
 )
+from protocols.rpc.security import protect, unprotect
 from protocols.rpc.server import (
     Authenticated,
     Bound,
@@ -46,6 +49,7 @@ from protocols.rpc.server import (
     RequestReceived,
     ServerConfig,
     ServerConnection,
+    protection_level,
 )
 from protocols.rpc.verification import Header2, VerificationTrailer
 
@@ -449,3 +453,65 @@ def test_third_leg_in_alter_context(password: str) -> None:
     else:
         assert reply.ptype == PType.FAULT and isinstance(reply.body, Fault)
         assert reply.body.status == FaultStatus.ACCESS_DENIED and conn.closed
+
+
+def _secure_client(conn: ServerConnection[Handler], level: int) -> NtlmSession:
+    """Bind with impacket's NTLM messages; return the client half of the session."""
+    type1 = impacket_ntlm.getNTLMSSPType1("", "", signingRequired=True)
+    context = ContextElement(0, ECHO_SYNTAX, (NDR20,))
+    conn.receive_data(
+        bind_pdu(context, auth=AuthVerifier(AuthType.WINNT, level, 9, type1.getData()))
+    )
+    (ack,) = output(conn)
+    assert ack.auth is not None
+    type3, exported = impacket_ntlm.getNTLMSSPType3(
+        type1, ack.auth.auth_value, "alice", "Secret123", "EXAMPLE"
+    )
+    conn.receive_data(
+        encode_pdu(
+            Pdu(
+                PType.AUTH3,
+                1,
+                Auth3(),
+                auth=AuthVerifier(AuthType.WINNT, level, 9, type3.getData()),
+            )
+        )
+    )
+    assert any(isinstance(e, Authenticated) for e in events(conn))
+    return NtlmSession(exported, type3["flags"], server=False)
+
+
+@pytest.mark.parametrize("level", [AuthLevel.PKT, AuthLevel.PKT_INTEGRITY, AuthLevel.PKT_PRIVACY])
+def test_our_own_client_halves_with_fragmented_protected_request(level: int) -> None:
+    """Client-side sealing/signing built from our session class (server=False), so the
+    per-fragment sequence numbers and RC4 streams are checked on both ends."""
+    conn = make_connection()
+    client = _secure_client(conn, level)
+    protection = protection_level(level)
+    stub = echo_stub("fragment me " * 20, 5)
+    pieces = [stub[:96], stub[96:192], stub[192:]]
+    for index, piece in enumerate(pieces):
+        flags = (PfcFlags.FIRST_FRAG if index == 0 else 0) | (
+            PfcFlags.LAST_FRAG if index == len(pieces) - 1 else 0
+        )
+        verifier = AuthVerifier(AuthType.WINNT, level, 9, b"\x00" * 16)
+        raw = encode_pdu(Pdu(PType.REQUEST, 2, Request(len(stub), 0, 0, piece), flags, verifier))
+        conn.receive_data(protect(raw, Header.decode(raw), protection, client))
+    (call,) = events(conn)
+    assert isinstance(call, RequestReceived) and call.stub == stub
+    assert call.auth is not None and call.auth.auth_level == level
+    conn.respond(call.call_id, b"answer" * 1000)
+    data = conn.data_to_send()
+    wire = data
+    answer = b""
+    while data:
+        length = struct.unpack_from("<H", data, 8)[0]
+        raw, data = data[:length], data[length:]
+        header = Header.decode(raw)
+        assert header.auth_length == 16 and raw[-16 - 8 + 1] == level  # wire level echoed
+        plain = decode_pdu(unprotect(raw, header, protection, client))
+        assert isinstance(plain.body, Response)
+        answer += plain.body.stub
+    assert answer == b"answer" * 1000
+    # Sealed at privacy, signed but readable otherwise.
+    assert (b"answeranswer" in wire) == (protection != AuthLevel.PKT_PRIVACY)
