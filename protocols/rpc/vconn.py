@@ -43,6 +43,7 @@ from protocols.rpc.rts import (
     encode_rts,
     flow_control_ack,
     flow_control_ack_with_destination,
+    ping,
 )
 from protocols.rpc.server import ServerConnection
 
@@ -109,6 +110,18 @@ class VirtualConnection:
     @property
     def closed(self) -> bool:
         return self.rpc.closed
+
+    @property
+    def keepalive_interval(self) -> int:
+        """Milliseconds the client asked for in CONN/B1; 0 means 300000 (2.2.3.5.6)."""
+        return self.client_keepalive or 300_000
+
+    def send_ping(self) -> None:
+        """Queue a Ping RTS PDU on the OUT channel. The adapter calls this from its
+        timer when the OUT channel has been idle for half the keep-alive interval, so
+        proxies between us and the client do not time the response out."""
+        if self.established:
+            self._send_rts(ping())
 
     # -- flow ---------------------------------------------------------------
     def _send_rts(self, pdu: RtsPdu) -> None:

@@ -270,3 +270,22 @@ def test_channel_errors() -> None:
     extra = limited.open_channel(ChannelKind.IN)
     extra.receive_data(rpch.hCONN_B1(os.urandom(16), os.urandom(16), os.urandom(16)))
     assert extra.error == "too many virtual connections"
+
+
+def test_ping_and_keepalive_interval() -> None:
+    table = VirtualConnectionTable(make_connection)
+    cookie = os.urandom(16)
+    out = table.open_channel(ChannelKind.OUT)
+    inn = table.open_channel(ChannelKind.IN)
+    inn.receive_data(rpch.hCONN_B1(cookie, os.urandom(16), os.urandom(16)))
+    vc = table.get(cookie)
+    assert vc is not None and vc.keepalive_interval == 300000
+    vc.send_ping()  # not established yet: nothing to send it on
+    out.receive_data(rpch.hCONN_A1(cookie, os.urandom(16), 65536))
+    out.data_to_send()
+    vc.send_ping()
+    assert out.data_to_send() == rpch.hPing()
+    inn.receive_data(rpch.hPing())  # the client's pings are accepted silently
+    assert inn.error is None and out.data_to_send() == b""
+    out.connection_lost()
+    assert table.get(cookie) is None and vc.closed
