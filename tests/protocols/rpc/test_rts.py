@@ -289,3 +289,28 @@ def test_ping_and_keepalive_interval() -> None:
     assert inn.error is None and out.data_to_send() == b""
     out.connection_lost()
     assert table.get(cookie) is None and vc.closed
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=90), max_size=5), st.booleans())
+def test_garbage_on_channels_never_raises(chunks: list[bytes], established: bool) -> None:
+    table = VirtualConnectionTable(make_connection)
+    out = table.open_channel(ChannelKind.OUT)
+    inn = table.open_channel(ChannelKind.IN)
+    if established:
+        cookie = os.urandom(16)
+        out.receive_data(rpch.hCONN_A1(cookie, os.urandom(16), 65536))
+        inn.receive_data(rpch.hCONN_B1(cookie, os.urandom(16), os.urandom(16)))
+    for chunk in chunks:
+        inn.receive_data(b"\x05\x00" + chunk)
+        out.receive_data(b"\x05\x00" + chunk)
+    for data in (out.data_to_send(), inn.data_to_send()):
+        for frame in _frames(data):  # whatever we emitted is well formed
+            assert frame[2] == PType.RTS or decode_pdu(frame).ptype in (
+                PType.FAULT,
+                PType.BIND_ACK,
+                PType.BIND_NAK,
+                PType.RESPONSE,
+            )
+    if inn.error is not None:
+        assert inn.vc is None or table.get(inn.vc.cookie) is None

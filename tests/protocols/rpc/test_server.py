@@ -515,3 +515,15 @@ def test_our_own_client_halves_with_fragmented_protected_request(level: int) -> 
     assert answer == b"answer" * 1000
     # Sealed at privacy, signed but readable otherwise.
     assert (b"answeranswer" in wire) == (protection != AuthLevel.PKT_PRIVACY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=120), max_size=4))
+def test_garbage_before_bind_never_raises(chunks: list[bytes]) -> None:
+    conn = make_connection()
+    for chunk in chunks:
+        conn.receive_data(bytes((5, 0)) + chunk)
+    emitted = output(conn)
+    assert all(pdu.ptype in (PType.FAULT, PType.BIND_ACK, PType.BIND_NAK) for pdu in emitted)
+    if emitted and emitted[-1].ptype == PType.FAULT:
+        assert conn.closed
