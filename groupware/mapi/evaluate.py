@@ -170,15 +170,26 @@ def content_matches(
     return haystack == needle
 
 
-def value_size(value: object) -> int:
+def value_size(value: object, prop_type: int | None = None) -> int:
     """Size of a value in bytes as a Size restriction measures it.
 
-    Strings count their UTF-16 (or 8-bit) bytes plus the terminator, binaries their
-    length, fixed-size values their wire size, multi-valued values the sum.
+    Fixed-size types (known from ``prop_type``, the restriction's tag) count their wire
+    size; strings their UTF-16 (or 8-bit) bytes plus the terminator; binaries their
+    length; multi-valued values the sum of their elements.
     """
+    fixed = None
+    if prop_type is not None:
+        try:
+            fixed = PropType(prop_type & ~MV_FLAG & ~0x2000).fixed_size
+        except ValueError:
+            fixed = None
     if isinstance(value, tuple):
-        return sum(value_size(v) for v in value)
+        return sum(value_size(v, prop_type) for v in value)
+    if fixed is not None:
+        return fixed
     if isinstance(value, str):
+        if prop_type is not None and prop_type & ~MV_FLAG == PropType.STRING8:
+            return len(value.encode("utf-8", "surrogatepass")) + 1
         return len(value.encode("utf-16-le", "surrogatepass")) + 2
     if isinstance(value, (bytes, bytearray)):
         return len(value)
@@ -186,8 +197,10 @@ def value_size(value: object) -> int:
         return 1
     if isinstance(value, uuid.UUID):
         return 16
-    if isinstance(value, (int, float)):
-        return 8 if isinstance(value, float) or not -(1 << 31) <= value < (1 << 32) else 4
+    if isinstance(value, float):
+        return 8
+    if isinstance(value, int):
+        return 4 if -(1 << 31) <= value < (1 << 32) else 8
     return 0
 
 
@@ -254,7 +267,7 @@ class Evaluator:
             have = lookup(row, node.tag)
             if have is None:
                 return False
-            size = value_size(have)
+            size = value_size(have, tag_type(node.tag))
             return _relop_holds(node.relop, (size > node.size) - (size < node.size))
         if isinstance(node, SubObjectRestriction):
             if subobjects is None:

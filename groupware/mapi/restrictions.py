@@ -255,6 +255,9 @@ def encode_restriction(
         raise MapiFormatError(f"not a restriction: {type(node).__name__}")
 
 
+_MIN_RESTRICTION_SIZE = 3
+
+
 def _enum(kind: type[enum.IntEnum], raw: int, what: str) -> enum.IntEnum:
     try:
         return kind(raw)
@@ -269,7 +272,8 @@ def decode_restriction(r: Reader, ctx: WireContext = ROP, depth: int = 0) -> Res
     inner = depth + 1
     kind = _enum(RestrictionType, r.u8("RestrictType"), "RestrictType")
     if kind in (RestrictionType.AND, RestrictionType.OR):
-        n = r.count(ctx.struct_count, 1 + ctx.struct_count, "RestrictCount", ctx.max_values)
+        # The smallest child is an empty Comment restriction: 3 bytes.
+        n = r.count(ctx.struct_count, _MIN_RESTRICTION_SIZE, "RestrictCount", ctx.max_values)
         children = tuple(decode_restriction(r, ctx, inner) for _ in range(n))
         return AndRestriction(children) if kind is RestrictionType.AND else OrRestriction(children)
     if kind is RestrictionType.NOT:

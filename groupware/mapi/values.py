@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import math
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
@@ -499,11 +498,3 @@ class TypedString:
             return cls(st, text.decode("latin-1"))
         return cls(st, _decode_string8(text, ctx))
 
-
-def is_finite_number(value: object) -> bool:
-    """True for ints and finite floats: what restriction comparisons can order."""
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return True
-    return isinstance(value, float) and math.isfinite(value)

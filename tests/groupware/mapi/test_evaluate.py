@@ -119,6 +119,8 @@ def test_logic_bitmask_size_exist_compare() -> None:
     assert evaluate(BitmaskRestriction(BitmapRelOp.BMR_EQZ, FLAGS, 0x2), ROW)
     assert not evaluate(BitmaskRestriction(BitmapRelOp.BMR_EQZ, EMAIL, 0x2), ROW)
     assert evaluate(SizeRestriction(RelOp.EQ, SUBJECT, len(ROW[SUBJECT]) * 2 + 2), ROW)  # type: ignore[arg-type]
+    assert evaluate(SizeRestriction(RelOp.EQ, FLAGS, 4), ROW)
+    assert evaluate(SizeRestriction(RelOp.GT, SUBJECT, 4), ROW)
     assert evaluate(ExistRestriction(SUBJECT_A), ROW)
     assert evaluate(ComparePropertiesRestriction(RelOp.LT, FLAGS, SIZE), ROW)
     assert not evaluate(ComparePropertiesRestriction(RelOp.EQ, FLAGS, SUBJECT), ROW)
@@ -155,6 +157,9 @@ def test_compare_values_total_on_same_kind() -> None:
     assert compare_values((1, 2), (1, 3)) == -1
     assert compare_values((1, 2), (1,)) == 1
     assert value_size(("ab", "c")) == 6 + 4
+    assert value_size(7, PropType.INTEGER64) == 8
+    assert value_size((1, 2), PropType.MULTIPLE_INTEGER16) == 4
+    assert value_size("ab", PropType.STRING8) == 3
 
 
 def test_lookup_ignores_mvi_flag() -> None:
