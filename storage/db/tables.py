@@ -207,3 +207,6 @@ auth_failures = sa.Table(
     sa.Column("first_at", sa.Float, nullable=False),
     sa.Column("last_at", sa.Float, nullable=False),
 )
+
+# The message store's tables live in their own module and register on ``metadata``.
+from storage.db import tables_mapistore as _tables_mapistore  # noqa: E402, F401
