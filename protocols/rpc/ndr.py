@@ -15,6 +15,25 @@ returns a :class:`Deferred` cell that is filled in when the caller flushes.
 
 Every count and size is bounded so that hostile stub data fails with
 :class:`NdrError`, never with an uncaught exception or an unbounded allocation.
+
+A hand-written decoder for ``NspiGetProps(hRpc, dwFlags, [in, unique] STAT* pStat,
+[in, unique] PropertyTagArray_r* pPropTags)`` shape, for orientation::
+
+    def read_tags(r: Reader) -> list[int]:
+        # PropertyTagArray_r is a conformant structure: its max_count comes first.
+        maximum = r.conformance()
+        r.u32()                           # cValues
+        return r.conformant_varying_array(lambda x: x.u32(), max_count=maximum)
+
+    r = Reader(stub)
+    handle = r.context_handle()
+    flags = r.u32()
+    stat = r.unique(Stat.decode)          # Deferred[Stat]
+    r.flush()                             # end of the pStat parameter
+    tags = r.unique(read_tags)
+    r.flush()
+    r.expect_end()
+    return GetPropsRequest(handle, flags, stat.value, tags.value)
 """
 
 from __future__ import annotations
@@ -242,7 +261,9 @@ class Writer:
     def full(
         self, value: T | None, write: Callable[[Writer, T], None], *, key: Hashable | None = None
     ) -> None:
-        """[ptr] full pointer: equal ``key`` (default the value) aliases one referent."""
+        """[ptr] full pointer: pointers with the same ``key`` share one referent id and
+        the referent is written once. The default key is the object's identity, so
+        pass an explicit key for values (ints, strings) that Python may intern."""
         if value is None:
             self.u32(0)
             return
