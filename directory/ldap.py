@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from ldap3 import BASE, NONE, ROUND_ROBIN, SUBTREE, Connection, Server, ServerPool, Tls
+from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
 
@@ -215,7 +215,7 @@ class LdapDirectory(Directory):
         self._executor = ThreadPoolExecutor(max_workers=settings.pool_size,
                                             thread_name_prefix="ldap")
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
-        self._server_pool = self._make_server_pool()
+        self._preferred = 0
         self._shadow: dict[str, tuple[int, uuid.UUID]] = {}
         self._dn_by_id: dict[str, str] = {}
         self._snapshot: tuple[float, list[Recipient], dict[str, Recipient],
@@ -237,20 +237,36 @@ class LdapDirectory(Directory):
                    else ssl.CERT_NONE, ca_certs_file=self.settings.ca_file,
                    version=ssl.PROTOCOL_TLS_CLIENT)
 
-    def _make_server_pool(self) -> ServerPool:
-        servers = [Server(uri, use_ssl=uri.startswith("ldaps://"), tls=self._tls(),
-                          get_info=NONE, connect_timeout=max(1, int(self.settings.timeout)))
-                   for uri in self.settings.uris]
-        return ServerPool(servers, ROUND_ROBIN, active=1, exhaust=False)
+    def _server(self, uri: str) -> Server:
+        # A fresh Server each time: ldap3 remembers a refused address as unavailable
+        # and would not try it again after the LDAP server comes back.
+        return Server(uri, use_ssl=uri.startswith("ldaps://"), tls=self._tls(),
+                      get_info=NONE, connect_timeout=max(1, int(self.settings.timeout)))
 
     def _connect(self, user: str | None, password: str | None) -> Connection:
-        conn = Connection(self._server_pool, user=user or None, password=password or None,
-                          receive_timeout=max(1, int(self.settings.timeout)), read_only=True,
-                          raise_exceptions=False, auto_referrals=False)
-        conn.open()
-        if self.settings.start_tls and not conn.server.ssl:
-            conn.start_tls()
-        return conn
+        """Open (and StartTLS) a connection to the first server that answers.
+
+        Fail-over is done here rather than with ldap3's ServerPool, whose retry loop
+        sleeps for seconds: a login must fail fast when every server is down.
+        """
+        errors: list[Exception] = []
+        count = len(self.settings.uris)
+        for i in range(count):
+            srv = self._server(self.settings.uris[(self._preferred + i) % count])
+            conn = Connection(srv, user=user or None, password=password or None,
+                              receive_timeout=max(1, int(self.settings.timeout)),
+                              read_only=True, raise_exceptions=False, auto_referrals=False)
+            try:
+                conn.open()
+                if self.settings.start_tls and not srv.ssl:
+                    conn.start_tls()
+            except _COMM_ERRORS as exc:
+                errors.append(exc)
+                _quiet_unbind(conn)
+                continue
+            self._preferred = (self._preferred + i) % count
+            return conn
+        raise errors[-1] if errors else ldap_exc.LDAPSocketOpenError("no LDAP server")
 
     def _service_connection(self) -> Connection:
         conn = self._connect(self.settings.bind_dn, self.settings.bind_password)

@@ -36,12 +36,41 @@ def _http_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
     metrics = server.config.metrics.enabled and (
         server.config.metrics.public or _is_loopback(listener.address)
     )
-    return QuietSite(build_root(server.health, metrics=metrics))  # type: ignore[no-untyped-call]
+    root = build_root(server.health, metrics=metrics)
+    for mount in HTTP_RESOURCES:
+        mount(server, listener, root)
+    return QuietSite(root)  # type: ignore[no-untyped-call]
+
+
+def _mount_autodiscover(server: GroupwareServer, listener: ListenerConfig, root: Any) -> None:
+    from groupware.handlers.autodiscover import AutodiscoverHandler
+    from protocols.autodiscover.resource import AutodiscoverRoot
+
+    handler = AutodiscoverHandler(server)
+    root.putChild(b"autodiscover", AutodiscoverRoot(handler, server.get_auth()))
+
+
+# Web protocols hang their resources on every HTTP listener's tree through these.
+HTTP_RESOURCES: list[Callable[[GroupwareServer, ListenerConfig, Any], None]] = [
+    _mount_autodiscover,
+]
+
+
+def _auth_http_factory(server: GroupwareServer, listener: ListenerConfig) -> IProtocolFactory:
+    from groupware.handlers.authhttp import ChatAuthChecker
+    from protocols.authhttp.resource import build_site
+
+    if not server.config.auth.http_secret:
+        logger.warning("auth_http listener %s: [auth] http_secret is empty, every request "
+                       "will be refused", listener.label)
+    checker = ChatAuthChecker(server.get_auth(), server.config.auth.xmpp_domains)
+    return build_site(checker, server.config.auth.http_secret)
 
 
 # Protocol -> factory builder. Each protocol issue adds its entry here.
 PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
     Protocol.HTTP: _http_factory,
+    Protocol.AUTH_HTTP: _auth_http_factory,
 }
 
 

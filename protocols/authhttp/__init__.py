@@ -1,0 +1,1 @@
+"""HTTP authentication checks for other servers (Prosody mod_auth_http)."""
