@@ -10,6 +10,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from groupware.config.convert import secret
 from groupware.errors import ConfigError
@@ -284,6 +285,70 @@ class AuthConfig:
             raise ConfigError(f"{path}.token_lifetime", "must be at least 1")
 
 
+MAPISTORE_ROLES = (
+    "root", "ipm_subtree", "inbox", "outbox", "sent", "deleted", "drafts", "calendar",
+    "contacts", "tasks", "notes", "journal", "junk", "fallback",
+)
+
+
+@dataclass(frozen=True)
+class MapiStoreConfig:
+    """[mapistore] — the message store: where folder content lives, limits, quotas."""
+
+    roles: dict[str, str] = field(default_factory=lambda: {"fallback": "sql:"})
+    """Backend URI per folder role (root, ipm_subtree, inbox, outbox, sent, deleted,
+    drafts, calendar, contacts, tasks, notes, journal, junk); every other folder uses
+    ``fallback``. ``{user}`` (login name), ``{user_id}`` and ``{guid}`` are expanded
+    when a mailbox is provisioned, e.g. ``inbox = "maildir:///srv/mail/{user}"``."""
+    blob_dir: Path = Path("blobs")
+    """Blob store directory (MIME originals, large values); relative to data_dir."""
+    blob_fsync: bool = True
+    """fsync every blob before it is referenced (off only for throw-away test setups)."""
+    blob_threshold: int = 32768
+    """Property values larger than this many bytes go to the blob store."""
+    tombstone_days: float = 90.0
+    """Days deleted objects are remembered for sync clients; older sync states resync."""
+    quota_warning_mb: int = 0
+    """Default mailbox size (MiB) above which the owner is warned; 0 = none."""
+    quota_send_mb: int = 0
+    """Default size (MiB) above which the owner can no longer send or save; 0 = none."""
+    quota_receive_mb: int = 0
+    """Default size (MiB) above which deliveries are refused; 0 = none."""
+    max_message_mb: int = 64
+    """Largest message (properties, attachments and MIME original together)."""
+    max_value_mb: int = 32
+    """Largest single property value."""
+    backend_modules: dict[str, str] = field(default_factory=dict)
+    """Extra backends: ``scheme = "package.module:Class"``."""
+    backend_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options handed to a backend, per scheme: ``[mapistore.backend_options.maildir]``."""
+
+    def validate(self, path: str) -> None:
+        for role, uri in self.roles.items():
+            if role not in MAPISTORE_ROLES:
+                raise ConfigError(f"{path}.roles.{role}",
+                                  f"unknown folder role (known: {', '.join(MAPISTORE_ROLES)})")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:.*", uri):
+                raise ConfigError(f"{path}.roles.{role}", f"not a backend URI: {uri!r}")
+        if self.blob_threshold < 256:
+            raise ConfigError(f"{path}.blob_threshold", "must be at least 256")
+        if self.tombstone_days <= 0:
+            raise ConfigError(f"{path}.tombstone_days", "must be positive")
+        for name in ("quota_warning_mb", "quota_send_mb", "quota_receive_mb"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}", "must not be negative")
+        if not 1 <= self.max_message_mb <= 2048:
+            raise ConfigError(f"{path}.max_message_mb", "must be between 1 and 2048")
+        if not 1 <= self.max_value_mb <= self.max_message_mb:
+            raise ConfigError(f"{path}.max_value_mb", "must be between 1 and max_message_mb")
+
+    def uri_for_role(self, role: str | None) -> str:
+        """The configured URI template for a folder role (fallback when unset)."""
+        if role is not None and role in self.roles:
+            return self.roles[role]
+        return self.roles.get("fallback", "sql:")
+
+
 # The unprivileged defaults of the embedded setup; README's port table mirrors it.
 # ``available`` says whether this version ships the protocol; the others are listed so
 # the table is complete, and are switched on by the release that brings them.
@@ -342,6 +407,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    mapistore: MapiStoreConfig = field(default_factory=MapiStoreConfig)
     listeners: list[ListenerConfig] = field(default_factory=default_listeners)
 
     def validate(self, path: str) -> None:
