@@ -186,8 +186,12 @@ class _Builder:
             for depth in range(len(stack) - 1, -1, -1):
                 boundary = stack[depth]
                 if raw.startswith(boundary, candidate + 2):
-                    closing = raw.startswith(b"--", candidate + 2 + len(boundary))
-                    return candidate, depth, closing
+                    after = candidate + 2 + len(boundary)
+                    closing = raw.startswith(b"--", after)
+                    rest_end = self.line_end(after)
+                    rest = raw[after + 2 if closing else after : rest_end]
+                    if not rest.strip(b" \t\r\n"):
+                        return candidate, depth, closing
             candidate = raw.find(b"\n--", candidate + 1) + 1
             if candidate <= 0:
                 return None
@@ -218,7 +222,12 @@ class _Builder:
         raw = self.raw
         found = self.delimiter(start, stack)
         stop = len(raw) if found is None else found[0]
-        body_start = split_header(raw, start, stop)
+        # The line break before a delimiter is the delimiter's, even when it would
+        # otherwise be the header's blank line (Dovecot and RFC 2046 5.1.1 agree).
+        limit = stop if found is None else self.trim(start, stop)
+        body_start = split_header(raw, start, limit)
+        if body_start == limit and limit < stop and raw[limit - 1 : limit] != b"\n":
+            body_start = stop  # a header line cut by the delimiter keeps its line break
         fields = parse_fields(raw, start, body_start, max_fields=self.max_fields)
         node = self._describe(start, body_start, stop, fields, digest=digest, mime=mime)
         ltype, lsub = node.media_type.lower(), node.subtype.lower()
@@ -230,7 +239,7 @@ class _Builder:
             node.message = inner
             node.end = inner.end
         else:
-            node.end = self.trim(body_start, stop) if found is not None else stop
+            node.end = max(body_start, limit)
         if ltype == b"text" or node.message is not None:
             node.lines = raw.count(b"\n", node.body_start, node.end)
         return node, stop
@@ -248,11 +257,18 @@ class _Builder:
             )
             children.append(child)
             found = self.delimiter(child_stop, inner_stack) if child_stop < len(raw) else None
-        if found is not None and found[1] == own and boundary:
+        closed = found is not None and found[1] == own and bool(boundary)
+        epilogue = node.body_start
+        if closed:
             # closing delimiter: the epilogue runs to the enclosing delimiter
-            found = self.delimiter(self.line_end(found[0]), stack)
+            assert found is not None
+            epilogue = self.line_end(found[0])
+            found = self.delimiter(epilogue, stack)
         stop = len(raw) if found is None else found[0]
-        node.end = self.trim(node.body_start, stop) if found is not None else stop
+        if not closed and children:
+            node.end = children[-1].end  # cut short by an enclosing delimiter
+        else:
+            node.end = self.trim(epilogue, stop) if found is not None else stop
         if not children:
             # Without usable parts, report one empty text part so BODYSTRUCTURE stays
             # well-formed (``1*body``), as Dovecot does.

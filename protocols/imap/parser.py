@@ -194,7 +194,7 @@ class CommandParser:
         if line.endswith(b"\r"):
             line = line[:-1]
         if self._overlong:
-            tail = (self._overlong_tail + line)[-_TAIL_KEEP:]
+            tail = (self._overlong_tail + line).rstrip(b"\r")[-_TAIL_KEEP:]
             self._overlong = False
             self._overlong_tail = b""
             self._finish_discarded_line(tail)

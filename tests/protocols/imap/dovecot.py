@@ -7,10 +7,14 @@ listener, password database or port is needed: the messages are dropped into
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
@@ -35,11 +39,24 @@ def _unprivileged() -> list[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise RuntimeError("running as root needs setpriv to drop to nobody")
-    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+    return [setpriv, "--reuid=nobody", f"--regid={group}", "--clear-groups"]
 
 
-def fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
-    """``FETCH 1:* (items)`` over ``messages``; the raw response of each, in order."""
+def fetch(messages: list[bytes], items: str) -> list[bytes]:
+    """``FETCH 1:* (items)`` over ``messages``; the raw response of each, in order.
+
+    The maildir lives in a fresh directory of its own (pytest's are private to root,
+    and Dovecot runs as ``nobody`` when the tests run as root), removed afterwards.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="gw-dovecot-"))
+    try:
+        return _fetch(messages, items, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
     root = workdir / "dovecot"
     for sub in ("Maildir/new", "Maildir/cur", "Maildir/tmp", "run", "state"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -47,8 +64,9 @@ def fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
         (root / "Maildir" / "new" / f"{i:05d}.test").write_bytes(msg)
     (root / "dovecot.conf").write_text(_CONFIG.format(root=root))
     if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
         for path in [workdir, *workdir.rglob("*")]:
-            os.chown(path, 65534, 65534)
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
         os.chmod(workdir, 0o755)
     user = "nobody" if os.geteuid() == 0 else os.environ.get("USER", "test")
     env = {
@@ -57,15 +75,9 @@ def fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
         "MAIL": f"maildir:{root}/Maildir",
         "PATH": "/usr/bin:/bin",
     }
-    script = f"a SELECT INBOX\r\nb FETCH 1:* ({items})\r\nc LOGOUT\r\n".encode()
-    result = subprocess.run(
-        [*_unprivileged(), "env", *(f"{k}={v}" for k, v in env.items()), str(IMAP_BINARY),
-         "-c", str(root / "dovecot.conf")],
-        input=script, capture_output=True, timeout=60, check=False,
-    )
-    out = result.stdout
-    if b"\r\nb OK" not in out:
-        raise RuntimeError(f"dovecot failed: {out[-500:]!r} {result.stderr[-500:]!r}")
+    command = [*_unprivileged(), "env", *(f"{k}={v}" for k, v in env.items()),
+               str(IMAP_BINARY), "-c", str(root / "dovecot.conf")]
+    out = _converse(command, f"a SELECT INBOX\r\nb FETCH 1:* ({items})\r\n".encode())
     responses = []
     pos = 0
     pattern = re.compile(rb"\* (\d+) FETCH ")
@@ -76,6 +88,41 @@ def fetch(messages: list[bytes], items: str, workdir: Path) -> list[bytes]:
     if len(responses) != len(messages):
         raise RuntimeError(f"expected {len(messages)} FETCH responses, got {len(responses)}")
     return responses
+
+
+def _converse(command: list[str], script: bytes) -> bytes:
+    """Send ``script``, read until the FETCH completes, then log out.
+
+    Closing stdin early makes Dovecot drop output it has not flushed yet, so the
+    session stays open until the tagged ``b`` completion has been read.
+    """
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = b""
+    try:
+        proc.stdin.write(script)
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        done = re.compile(rb"\r\nb (OK|NO|BAD) [^\r\n]*\r\n")
+        while done.search(out) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("dovecot did not answer in time")
+            chunk = proc.stdout.read1(65536)
+            if not chunk:
+                break
+            out += chunk
+        proc.stdin.write(b"c LOGOUT\r\n")
+        proc.stdin.close()
+        out += proc.stdout.read()
+        stderr = proc.stderr.read() if proc.stderr else b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    if b"\r\nb OK" not in out:
+        raise RuntimeError(f"dovecot failed: {out[-500:]!r} {stderr[-500:]!r}")
+    return out
 
 
 def _response_end(data: bytes, pos: int) -> int:
