@@ -1,0 +1,136 @@
+"""The property tags and named properties the converters use (MS-OXPROPS).
+
+TODO(mapi): groupware/mapi is growing the shared canonical tables (``tags``,
+``named``); switch these definitions to them once they land. Names follow the
+canonical PidTag*/PidLid*/PidName* names without the prefix.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from groupware.convert.model import NamedProp
+from groupware.mapi.proptypes import PropType as T
+from groupware.mapi.proptypes import make_tag
+
+# --- property sets (MS-OXPROPS 1.3.2) ---------------------------------------------
+PS_MAPI = uuid.UUID("00020328-0000-0000-c000-000000000046")
+PS_PUBLIC_STRINGS = uuid.UUID("00020329-0000-0000-c000-000000000046")
+PS_INTERNET_HEADERS = uuid.UUID("00020386-0000-0000-c000-000000000046")
+PSETID_APPOINTMENT = uuid.UUID("00062002-0000-0000-c000-000000000046")
+PSETID_TASK = uuid.UUID("00062003-0000-0000-c000-000000000046")
+PSETID_ADDRESS = uuid.UUID("00062004-0000-0000-c000-000000000046")
+PSETID_COMMON = uuid.UUID("00062008-0000-0000-c000-000000000046")
+PSETID_MEETING = uuid.UUID("6ed8da90-450b-101b-98da-00aa003f1305")
+PSETID_ATTACHMENT = uuid.UUID("96357f7f-59e1-47d0-99a7-46515c183b54")
+
+# --- envelope (MS-OXCMSG, MS-OXOMSG, MS-OXCMAIL 2.2.3) -----------------------------
+MESSAGE_CLASS = make_tag(0x001A, T.STRING)
+SUBJECT = make_tag(0x0037, T.STRING)
+SUBJECT_PREFIX = make_tag(0x003D, T.STRING)
+NORMALIZED_SUBJECT = make_tag(0x0E1D, T.STRING)
+CONVERSATION_TOPIC = make_tag(0x0070, T.STRING)
+CONVERSATION_INDEX = make_tag(0x0071, T.BINARY)
+IMPORTANCE = make_tag(0x0017, T.INTEGER32)
+PRIORITY = make_tag(0x0026, T.INTEGER32)
+SENSITIVITY = make_tag(0x0036, T.INTEGER32)
+CLIENT_SUBMIT_TIME = make_tag(0x0039, T.TIME)
+MESSAGE_DELIVERY_TIME = make_tag(0x0E06, T.TIME)
+CREATION_TIME = make_tag(0x3007, T.TIME)
+LAST_MODIFICATION_TIME = make_tag(0x3008, T.TIME)
+READ_RECEIPT_REQUESTED = make_tag(0x0029, T.BOOLEAN)
+ORIGINATOR_DELIVERY_REPORT_REQUESTED = make_tag(0x0023, T.BOOLEAN)
+MESSAGE_FLAGS = make_tag(0x0E07, T.INTEGER32)
+MESSAGE_SIZE = make_tag(0x0E08, T.INTEGER32)
+HASATTACH = make_tag(0x0E1B, T.BOOLEAN)
+INTERNET_MESSAGE_ID = make_tag(0x1035, T.STRING)
+IN_REPLY_TO_ID = make_tag(0x1042, T.STRING)
+INTERNET_REFERENCES = make_tag(0x1039, T.STRING)
+LIST_HELP = make_tag(0x1043, T.STRING)
+LIST_SUBSCRIBE = make_tag(0x1044, T.STRING)
+LIST_UNSUBSCRIBE = make_tag(0x1045, T.STRING)
+TRANSPORT_MESSAGE_HEADERS = make_tag(0x007D, T.STRING)
+INTERNET_CPID = make_tag(0x3FDE, T.INTEGER32)
+MESSAGE_LOCALE_ID = make_tag(0x3FF1, T.INTEGER32)
+DISPLAY_TO = make_tag(0x0E04, T.STRING)
+DISPLAY_CC = make_tag(0x0E03, T.STRING)
+DISPLAY_BCC = make_tag(0x0E02, T.STRING)
+SENDER_NAME = make_tag(0x0C1A, T.STRING)
+SENDER_EMAIL_ADDRESS = make_tag(0x0C1F, T.STRING)
+SENDER_ADDRTYPE = make_tag(0x0C1E, T.STRING)
+SENDER_SMTP_ADDRESS = make_tag(0x5D01, T.STRING)
+SENDER_ENTRYID = make_tag(0x0C19, T.BINARY)
+SENT_REPRESENTING_NAME = make_tag(0x0042, T.STRING)
+SENT_REPRESENTING_EMAIL_ADDRESS = make_tag(0x0065, T.STRING)
+SENT_REPRESENTING_ADDRTYPE = make_tag(0x0064, T.STRING)
+SENT_REPRESENTING_SMTP_ADDRESS = make_tag(0x5D02, T.STRING)
+SENT_REPRESENTING_ENTRYID = make_tag(0x0041, T.BINARY)
+REPLY_RECIPIENT_NAMES = make_tag(0x0050, T.STRING)
+REPLY_RECIPIENT_ENTRIES = make_tag(0x004F, T.BINARY)
+RECEIVED_BY_NAME = make_tag(0x0040, T.STRING)
+BODY = make_tag(0x1000, T.STRING)
+HTML = make_tag(0x1013, T.BINARY)
+RTF_COMPRESSED = make_tag(0x1009, T.BINARY)
+RTF_IN_SYNC = make_tag(0x0E1F, T.BOOLEAN)
+NATIVE_BODY_INFO = make_tag(0x1016, T.INTEGER32)
+ICON_INDEX = make_tag(0x1080, T.INTEGER32)
+
+# --- recipients (MS-OXCMSG 2.2.1.x, MS-OXOMSG 2.2.3) -------------------------------
+RECIPIENT_TYPE = make_tag(0x0C15, T.INTEGER32)
+DISPLAY_NAME = make_tag(0x3001, T.STRING)
+ADDRTYPE = make_tag(0x3002, T.STRING)
+EMAIL_ADDRESS = make_tag(0x3003, T.STRING)
+SMTP_ADDRESS = make_tag(0x39FE, T.STRING)
+ENTRYID = make_tag(0x0FFF, T.BINARY)
+OBJECT_TYPE = make_tag(0x0FFE, T.INTEGER32)
+DISPLAY_TYPE = make_tag(0x3900, T.INTEGER32)
+ROWID = make_tag(0x3000, T.INTEGER32)
+RECIPIENT_FLAGS = make_tag(0x5FFD, T.INTEGER32)
+RECIPIENT_TRACK_STATUS = make_tag(0x5FFF, T.INTEGER32)
+
+MAPI_TO, MAPI_CC, MAPI_BCC = 1, 2, 3
+MAPI_ORIG = 0
+MAPI_MAILUSER = 6
+MAPI_ATTACH = 7
+
+# --- attachments (MS-OXCMSG 2.2.2) -------------------------------------------------
+ATTACH_NUM = make_tag(0x0E21, T.INTEGER32)
+ATTACH_SIZE = make_tag(0x0E20, T.INTEGER32)
+ATTACH_DATA_BIN = make_tag(0x3701, T.BINARY)
+ATTACH_DATA_OBJ = make_tag(0x3701, T.OBJECT)
+ATTACH_EXTENSION = make_tag(0x3703, T.STRING)
+ATTACH_FILENAME = make_tag(0x3704, T.STRING)
+ATTACH_METHOD = make_tag(0x3705, T.INTEGER32)
+ATTACH_LONG_FILENAME = make_tag(0x3707, T.STRING)
+ATTACH_PATHNAME = make_tag(0x3708, T.STRING)
+ATTACH_RENDERING = make_tag(0x3709, T.BINARY)
+ATTACH_TAG = make_tag(0x370A, T.BINARY)
+RENDERING_POSITION = make_tag(0x370B, T.INTEGER32)
+ATTACH_MIME_TAG = make_tag(0x370E, T.STRING)
+ATTACH_CONTENT_BASE = make_tag(0x3711, T.STRING)
+ATTACH_CONTENT_ID = make_tag(0x3712, T.STRING)
+ATTACH_CONTENT_LOCATION = make_tag(0x3713, T.STRING)
+ATTACH_FLAGS = make_tag(0x3714, T.INTEGER32)
+ATTACH_MIME_SEQUENCE = make_tag(0x3710, T.INTEGER32)
+TEXT_ATTACHMENT_CHARSET = make_tag(0x371B, T.STRING)
+ATTACHMENT_HIDDEN = make_tag(0x7FFE, T.BOOLEAN)
+ATTACHMENT_FLAGS = make_tag(0x7FFD, T.INTEGER32)
+ATTACHMENT_LINKID = make_tag(0x7FFA, T.INTEGER32)
+EXCEPTION_STARTTIME = make_tag(0x7FFB, T.TIME)
+EXCEPTION_ENDTIME = make_tag(0x7FFC, T.TIME)
+ATTACH_CONTENT_DISPOSITION = NamedProp(PS_INTERNET_HEADERS, "content-disposition", T.STRING)
+"""Not a canonical property: the disposition kept for MIME round trips."""
+
+AFNONE, AFBYVALUE, AFEMBEDDEDMESSAGE = 0, 1, 5
+ATT_MHTML_REF = 0x4
+AFX_EXCEPTION = 0x2  # PidTagAttachmentFlags: afException (MS-OXOCAL 2.2.10.1.2)
+
+# --- message flags (MS-OXCMSG 2.2.1.6) ---------------------------------------------
+MSGFLAG_READ = 0x1
+MSGFLAG_UNMODIFIED = 0x2
+MSGFLAG_HASATTACH = 0x10
+MSGFLAG_UNSENT = 0x8
+
+# --- named properties --------------------------------------------------------------
+KEYWORDS = NamedProp(PS_PUBLIC_STRINGS, "Keywords", T.MULTIPLE_STRING)
+"""PidNameKeywords: the categories (MS-OXCMAIL 2.2.3.2.? Keywords header)."""

@@ -1,0 +1,1 @@
+"""TNEF (MS-OXTNEF) decoding (filled later)."""
