@@ -131,7 +131,8 @@ def test_ejabberd_external_auth(shared_dir: Path, database_url: str) -> None:
         assert ej.ctl("check_account", "nobody", "example.test").returncode != 0
         assert ej.ctl("check_account", "carol", "example.test").returncode != 0  # disabled
         assert ej.ctl("register", "mallory", "example.test", "pw").returncode != 0
-        assert ej.ctl("change_password", "alice", "example.test", "new").returncode != 0
+        ej.ctl("change_password", "alice", "example.test", "new")  # setpass is refused:
+        assert ej.ctl("check_password", "alice", "example.test", "new").returncode != 0
         assert sasl_plain(ej.port, "alice", PASSWORDS["alice"])
         assert not sasl_plain(ej.port, "alice", "wrong")
         assert sasl_plain(ej.port, "bob", PASSWORDS["bob"])
