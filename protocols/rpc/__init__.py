@@ -8,7 +8,8 @@
 - :mod:`.interface` — ``InterfaceRegistry`` of ``RpcInterface`` (UUID+version -> opnums).
 - :mod:`.security` — security providers (NTLM) and per-PDU sign/seal/verify.
 - :mod:`.verification` — MS-RPCE 2.2.2.13 verification trailer.
-- :mod:`.ntlm` / :mod:`.md4` — NTLMv2 server, NTLMSSP signing and sealing (MS-NLMP).
+- :mod:`.ntlm` — NTLMv2 server, NTLMSSP signing and sealing (MS-NLMP); MD4 for the NT
+  hash is :mod:`groupware.md4`.
 - :mod:`.rts` / :mod:`.vconn` — RPC over HTTP v2 RTS PDUs and virtual connections
   (MS-RPCH).
 """

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from groupware.md4 import md4
 from protocols.rpc import ndr
 from protocols.rpc.interface import InterfaceRegistry, RpcInterface
-from protocols.rpc.md4 import nt_hash
 from protocols.rpc.ntlm import ServerIdentity
 from protocols.rpc.pdu import AuthType, SyntaxId
 from protocols.rpc.security import NtlmProvider
@@ -40,7 +40,7 @@ IDENTITY = ServerIdentity("GW", "EXAMPLE", "gw.example.org", "example.org")
 def lookup_nt_hash(user: str, domain: str) -> bytes | None:
     for (name, dom), password in USERS.items():
         if name.lower() == user.lower() and dom.lower() in (domain.lower(), ""):
-            return nt_hash(password)
+            return md4(password.encode("utf-16-le"))
     return None
 
 

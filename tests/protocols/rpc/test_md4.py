@@ -1,10 +1,11 @@
-"""MD4 against the RFC 1320 appendix A.5 test suite and the MS-NLMP NT hash."""
+"""The project's one MD4 (``groupware.md4``, which NTLM uses) against the RFC 1320
+appendix A.5 test suite and the MS-NLMP NT hash."""
 
 from __future__ import annotations
 
 import pytest
 
-from protocols.rpc.md4 import MAX_INPUT, md4, nt_hash
+from groupware.md4 import md4, nt_hash
 
 RFC1320_SUITE = [
     (b"", "31d6cfe0d16ae931b73c59d7e0c089c0"),
@@ -32,10 +33,6 @@ def test_padding_boundaries_differ(length: int) -> None:
 
 
 def test_nt_hash_of_ms_nlmp_password() -> None:
-    # MS-NLMP 4.2.2.1.2 NTOWFv1("Password").
-    assert nt_hash("Password").hex() == "a4f49c406510bdcab6824ee7c30fd852"
-
-
-def test_input_limit() -> None:
-    with pytest.raises(ValueError, match="exceeds"):
-        md4(b"\x00" * (MAX_INPUT + 1))
+    # MS-NLMP 4.2.2.1.2 NTOWFv1("Password"); stored upper-case like sambaNTPassword.
+    assert nt_hash("Password") == "A4F49C406510BDCAB6824EE7C30FD852"
+    assert md4("Password".encode("utf-16-le")).hex() == "a4f49c406510bdcab6824ee7c30fd852"

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from impacket import ntlm as impacket_ntlm
 
+from groupware.md4 import md4
 from protocols.rpc.errors import NtlmAuthenticationFailed, NtlmError, NtlmIntegrityError
-from protocols.rpc.md4 import nt_hash
 from protocols.rpc.ntlm import (
     AuthenticateMessage,
     AvId,
@@ -44,6 +44,11 @@ LMV2_RESPONSE = bytes.fromhex("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa"
 NT_PROOF = bytes.fromhex("68cd0ab851e51c96aabc927bebef6a1c")  # 4.2.4.2.2
 ENCRYPTED_SESSION_KEY = bytes.fromhex("c5dad2544fc9799094ce1ce90bc9d03e")  # 4.2.4.2.3
 IDENTITY = ServerIdentity("SERVER", "DOMAIN", "server.domain.test", "domain.test")
+
+
+def _nt(password: str) -> bytes:
+    """NTOWFv1 (MS-NLMP 3.3.1) with the project's one MD4."""
+    return md4(password.encode("utf-16-le"))
 
 
 def _temp(av_pairs: bytes, timestamp: int = 0) -> bytes:
@@ -94,7 +99,7 @@ def build_authenticate(
 def spec_server(random: Callable[[int], bytes] | None = None) -> NtlmServer:
     return NtlmServer(
         IDENTITY,
-        lambda user, domain: nt_hash("Password") if user == "User" else None,
+        lambda user, domain: _nt("Password") if user == "User" else None,
         random=random or (lambda n: SERVER_CHALLENGE[:n]),
         clock=lambda: 1_700_000_000.0,
     )
@@ -105,7 +110,7 @@ def spec_negotiate(flags: int = SPEC_FLAGS) -> bytes:
 
 
 def test_ntowfv2_vector() -> None:
-    assert ntowf_v2(nt_hash("Password"), "User", "Domain").hex() == NTOWFV2
+    assert ntowf_v2(_nt("Password"), "User", "Domain").hex() == NTOWFV2
 
 
 def test_spec_authenticate_is_accepted_and_keys_match_4_2_4_4() -> None:
@@ -229,7 +234,7 @@ def test_impacket_client_messages_round_trip() -> None:
     """impacket builds NEGOTIATE and AUTHENTICATE; we parse, challenge and verify them."""
     server = NtlmServer(
         IDENTITY,
-        lambda user, domain: nt_hash("S3cret!") if user == "carol" else None,
+        lambda user, domain: _nt("S3cret!") if user == "carol" else None,
         clock=time.time,
     )
     type1 = impacket_ntlm.getNTLMSSPType1("WS1", "", signingRequired=True)
