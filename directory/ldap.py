@@ -66,7 +66,7 @@ _COMM_ERRORS: tuple[type[Exception], ...] = (
     ldap_exc.LDAPSocketCloseError,
     OSError,
 )
-ANR_SIZE_CAP = 2000
+ANR_SIZE_CAP = 100  # server-side cap: ldap3 decodes ~0.3 ms per entry
 
 
 @dataclass(frozen=True)

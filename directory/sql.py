@@ -532,6 +532,15 @@ def _claim_address(conn: sa.Connection, address: str, *, user_id: int | None = N
     return did, localpart
 
 
+def _check_free(conn: sa.Connection, domain_id: int, localpart: str, domain: str) -> None:
+    """AlreadyExists when the address (or a stale user row) already uses this name."""
+    for table in (addresses, users, groups):
+        taken = conn.execute(sa.select(table.c.id).where(
+            table.c.domain_id == domain_id, table.c.localpart == localpart)).scalar()
+        if taken is not None:
+            raise AlreadyExists(f"address {localpart}@{domain} is already in use")
+
+
 def _clean_attrs(attrs: dict[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in attrs.items():
@@ -562,6 +571,7 @@ def add_user_txn(conn: sa.Connection, settings: SqlSettings, address: str, *,
     if quota is not None and quota < 0:
         raise InvalidInput("quota must not be negative")
     manager_id = _resolve_user_ref(conn, manager) if manager else None
+    _check_free(conn, did, localpart, domain)
     mailbox_guid = uuid.uuid4()
     result = conn.execute(users.insert().values(
         domain_id=did, localpart=localpart, display_name=display, password_hash=password_hash,
@@ -689,6 +699,7 @@ def add_group_txn(conn: sa.Connection, settings: SqlSettings, address: str, *,
     did = _domain_id(conn, domain)
     if did is None:
         raise NotFound(f"domain {domain} is not served here; add it with `groupware domain add`")
+    _check_free(conn, did, localpart, domain)
     result = conn.execute(groups.insert().values(
         domain_id=did, localpart=localpart, created_at=_now(), hidden=hidden,
         display_name=clean_text(display_name, MAX_DISPLAY_NAME, "display name") or localpart,

@@ -56,7 +56,7 @@ HTTP_RESOURCES: list[Callable[[GroupwareServer, ListenerConfig, Any], None]] = [
 ]
 
 
-def _auth_http_factory(server: GroupwareServer, listener: ListenerConfig) -> IProtocolFactory:
+def _auth_http_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
     from groupware.handlers.authhttp import ChatAuthChecker
     from protocols.authhttp.resource import build_site
 

@@ -22,7 +22,6 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.web import resource, server
-from twisted.web.iweb import IRequest
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +45,11 @@ class AuthHttpResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, checker: AuthChecker, secret: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._checker = checker
         self._secret = secret.encode()
 
-    def _authorised(self, request: IRequest) -> bool:
+    def _authorised(self, request: server.Request) -> bool:
         if not self._secret:
             return False
         header = request.getHeader(b"authorization") or b""
@@ -64,7 +63,7 @@ class AuthHttpResource(resource.Resource):
         _user, _, password = decoded.partition(b":")
         return hmac.compare_digest(password, self._secret)
 
-    def render(self, request: IRequest) -> int | bytes:
+    def render(self, request: server.Request) -> int | bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         if not self._authorised(request):
@@ -106,19 +105,19 @@ class AuthHttpResource(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def _param(request: IRequest, name: bytes) -> str:
+def _param(request: server.Request, name: bytes) -> str:
     args = request.args or {}
     values = args.get(name) or [b""]
     value = values[0]
     if len(value) > MAX_PARAM:
         raise ValueError(f"{name.decode()} is too long")
     try:
-        return value.decode("utf-8")
+        return str(value.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError(f"{name.decode()} is not UTF-8") from None
 
 
-def _peer(request: IRequest) -> str | None:
+def _peer(request: server.Request) -> str | None:
     address = request.getClientAddress()
     return getattr(address, "host", None)
 
