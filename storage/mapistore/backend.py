@@ -67,7 +67,7 @@ import abc
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar, Protocol, cast
 
@@ -122,14 +122,15 @@ class IndexView(Protocol):
 
     def messages(self, folder: FolderRef, *, associated: bool,
                  soft_deleted: bool) -> Iterator[IndexedMessage]:
-        """The folder's messages in MID order, streamed (memory stays flat)."""
+        """The folder's messages in creation (UID) order, streamed: memory stays flat."""
         ...
 
-    def row(self, folder: FolderRef, message: IndexedMessage,
-            props: Mapping[PropTag, Value]) -> dict[PropTag, Value]:
-        """``props`` (backend content) plus the properties the index computes:
-        PidTagMid, PidTagFolderId, PidTagChangeNumber, PidTagMessageFlags with the
-        read bit, PidTagMessageSize, PidTagAssociated, entry ids, source keys ..."""
+    def row(self, folder: FolderRef, message: IndexedMessage, props: Mapping[PropTag, Value],
+            wanted: Collection[PropTag] | None = None) -> dict[PropTag, Value]:
+        """``props`` (backend content) plus the properties the index computes
+        (PidTagMid, PidTagFolderId, PidTagChangeNumber, PidTagMessageFlags with the
+        read bit, PidTagMessageSize, PidTagAssociated, entry ids, source keys ...);
+        with ``wanted``, only the computed properties among those tags."""
         ...
 
 
@@ -190,8 +191,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def delete_folder(self, ctx: BackendContext, folder: FolderRef) -> None:
-        """Remove the folder's storage. The store has already deleted (or moved) every
-        message of the folder through this backend; a missing folder is not an error."""
+        """Remove the folder's storage *including any content still in it*.
+
+        On a normal folder deletion the store has already deleted every message
+        through :meth:`delete_message`; after a folder moved to another backend
+        (``groupware mailbox move-folder``) this call removes the old copy wholesale.
+        A missing folder is not an error."""
 
     def move_folder(self, ctx: BackendContext, folder: FolderRef, new_parent: FolderRef,
                     new_name: str) -> str:
@@ -226,7 +231,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def delete_message(self, ctx: BackendContext, folder: FolderRef, msg: MessageRef) -> None:
         """Remove the message's content for good (hard delete). Soft deletion is an
-        index matter and never reaches the backend. A missing message is not an error."""
+        index matter and never reaches the backend. A missing message is not an error.
+
+        ``repair`` also calls it for orphans that ``scan_folder`` reported and the
+        index does not know: then ``msg.mid`` is 0 and only ``msg.key`` identifies
+        the object."""
 
     def read_properties(self, ctx: BackendContext, folder: FolderRef, msg: MessageRef,
                         wanted: Sequence[PropTag] | None = None) -> Props:
@@ -309,7 +318,7 @@ class Backend(abc.ABC):
         """
         selected = self._naive_rows(ctx, folder, query)
         window = _window(selected, query)
-        return [TableRow(mid, _project(row, query.columns)) for mid, row in window]
+        return [TableRow(mid, project_row(row, query.columns)) for mid, row in window]
 
     def count_rows(self, ctx: BackendContext, folder: FolderRef, query: TableQuery) -> int:
         """Number of rows :meth:`query_table` would return without offset/limit."""
@@ -327,7 +336,7 @@ class Backend(abc.ABC):
             backend_wanted = [t for t in wanted if t not in tags.COMPUTED_MESSAGE_TAGS]
             for ref, props in self.read_properties_many(ctx, folder, refs, backend_wanted):
                 indexed = by_mid[ref.mid]
-                row = ctx.index.row(folder, indexed, props)
+                row = ctx.index.row(folder, indexed, props, wanted)
                 if query.restriction is not None:
                     evaluator.subobjects = self._subobjects(ctx, folder, ref)
                     try:
@@ -396,7 +405,7 @@ def _batched(items: Iterable[IndexedMessage], n: int) -> Iterator[list[IndexedMe
         yield batch
 
 
-def _project(row: Mapping[PropTag, Value], columns: Sequence[PropTag]) -> dict[PropTag, Value]:
+def project_row(row: Mapping[PropTag, Value], columns: Sequence[PropTag]) -> dict[PropTag, Value]:
     out: dict[PropTag, Value] = {}
     for tag in columns:
         base = PropTag(tag & ~0x2000)
@@ -414,7 +423,7 @@ def _window(rows: Iterator[tuple[MessageId, dict[PropTag, Value]]],
             query: TableQuery) -> list[tuple[MessageId, dict[PropTag, Value]]]:
     """Sort and cut without holding more than ``offset + limit`` rows.
 
-    ``rows`` come in creation (MID counter) order; both ``heapq.nsmallest`` and
+    ``rows`` come in creation (UID) order; both ``heapq.nsmallest`` and
     ``sorted`` are stable, so rows equal on every sort column stay in that order.
     """
     if not query.sort:
