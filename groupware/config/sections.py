@@ -349,6 +349,178 @@ class MapiStoreConfig:
         return self.roles.get("fallback", "sql:")
 
 
+@dataclass(frozen=True)
+class SmtpConfig:
+    """[smtp] — inbound MX (smtp listeners), submission (587/465) and LMTP sessions."""
+
+    max_message_size: int = 52428800
+    """Largest message in bytes (advertised as SIZE; larger ones get 552 5.3.4)."""
+    max_recipients: int = 1000
+    """Recipients per transaction; more get 452 4.5.3."""
+    max_line_length: int = 2048
+    """Longest command line in bytes (RFC 5321 minimum 512); longer gets 500 5.5.2."""
+    max_data_line_length: int = 65536
+    """Longest line inside a message; a message with a longer one is refused (552 5.3.4)."""
+    max_errors: int = 20
+    """Bad or unknown commands before the connection is closed with 421."""
+    command_rate: float = 100.0
+    """Commands per second a connection may send on average (a token bucket) ..."""
+    command_burst: int = 2000
+    """... and at once (pipelined envelopes); beyond it: 421 4.7.0 and close."""
+    max_connections_per_address: int = 50
+    """Open connections from one client address per protocol family; more get 421."""
+    max_connections_per_user: int = 20
+    """Authenticated submission connections of one user at once; more get 454 on AUTH."""
+    idle_timeout: float = 300.0
+    """Seconds without a command before the connection is closed (RFC 5321 4.5.3.2)."""
+    require_tls_for_auth: bool = True
+    """Offer AUTH on plain-text connections only after STARTTLS."""
+    check_sender: bool = True
+    """Submission: the envelope sender must be one of the user's addresses (or empty)."""
+    copy_to_sent: bool = True
+    """Submission: put a copy of every submitted message into the sender's Sent Items."""
+    received_header: bool = True
+    """Prepend a Received: trace header to every accepted message."""
+
+    def validate(self, path: str) -> None:
+        if self.max_message_size < 1024:
+            raise ConfigError(f"{path}.max_message_size", "must be at least 1024")
+        if not 512 <= self.max_line_length <= 1 << 20:
+            raise ConfigError(f"{path}.max_line_length", "must be between 512 and 1048576")
+        if not 1000 <= self.max_data_line_length <= 1 << 24:
+            raise ConfigError(f"{path}.max_data_line_length",
+                              "must be between 1000 and 16777216")
+        for name in ("max_recipients", "max_errors", "command_burst",
+                     "max_connections_per_address", "max_connections_per_user"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
+        if self.command_rate <= 0 or self.idle_timeout <= 0:
+            raise ConfigError(f"{path}.command_rate", "rates and timeouts must be positive")
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """[delivery] — how accepted mail reaches local mailboxes (SMTP, LMTP, submission)."""
+
+    catch_all: dict[str, str] = field(default_factory=dict)
+    """Domain -> address that receives mail for unknown local parts of that domain;
+    empty (the default) = unknown addresses are refused with 550 5.1.1."""
+    duplicate_window: float = 600.0
+    """Seconds within which a second copy of a Message-ID to the same mailbox is
+    dropped (accepted, not stored); 0 = keep every copy."""
+    max_group_members: int = 1000
+    """Largest expanded group a message is delivered to; bigger groups get 550 5.5.3."""
+    quota_tempfail: bool = False
+    """Over-quota mailboxes answer 452 4.2.2 (sender retries) instead of 552 5.2.2."""
+    convert_threads: int = 2
+    """Threads that parse MIME into MAPI properties next to the database pool."""
+
+    def validate(self, path: str) -> None:
+        for domain, address in self.catch_all.items():
+            if "@" not in address:
+                raise ConfigError(f"{path}.catch_all.{domain}", f"not an address: {address!r}")
+        if self.duplicate_window < 0:
+            raise ConfigError(f"{path}.duplicate_window", "must not be negative")
+        if self.max_group_members < 1:
+            raise ConfigError(f"{path}.max_group_members", "must be at least 1")
+        if not 1 <= self.convert_threads <= 64:
+            raise ConfigError(f"{path}.convert_threads", "must be between 1 and 64")
+
+
+RELAY_TLS_MODES = ("none", "opportunistic", "starttls", "implicit")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """[queue] — the outbound queue in the database: smarthost or direct MX delivery."""
+
+    relay_host: str = ""
+    """Smarthost for all outbound mail; empty = deliver directly to each domain's MX."""
+    relay_port: int = 25
+    """Smarthost port (587 with starttls, 465 with implicit)."""
+    relay_tls: str = "opportunistic"
+    """none, opportunistic (STARTTLS when offered), starttls (required), implicit."""
+    relay_username: str = ""
+    """Smarthost AUTH user; empty = no AUTH."""
+    relay_password: str = secret("")
+    verify_certificate: bool = False
+    """Verify the peer's certificate (smarthost or MX); MX hosts often have none valid."""
+    ca_file: Path | None = None
+    """PEM CA bundle for verify_certificate; empty = the system store."""
+    mx_port: int = 25
+    """Port used for direct MX delivery (change only for tests)."""
+    dns_servers: list[str] = field(default_factory=list)
+    """Resolvers for MX lookups as "ip" or "ip:port"; empty = /etc/resolv.conf."""
+    helo_name: str = ""
+    """Name sent in EHLO; empty = [server] hostname."""
+    retry_schedule: list[float] = field(
+        default_factory=lambda: [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0])
+    """Seconds to wait after the 1st, 2nd ... failed attempt; the last repeats."""
+    expire_after: float = 432000.0
+    """Seconds after which an undeliverable message is bounced to its sender (5 days)."""
+    delay_warning_after: float = 14400.0
+    """Seconds after which the sender is told once that delivery is delayed; 0 = never."""
+    concurrency: int = 4
+    """Deliveries in progress at once (each in its own thread)."""
+    poll_interval: float = 30.0
+    """Seconds between looks for due retries (new mail is sent at once)."""
+    connect_timeout: float = 30.0
+    """Seconds to connect to a smarthost or MX."""
+    command_timeout: float = 300.0
+    """Seconds to wait for any reply of the remote server."""
+    lease: float = 900.0
+    """Seconds a node owns a message it is delivering; after a crash others retry then."""
+
+    def validate(self, path: str) -> None:
+        if self.relay_tls not in RELAY_TLS_MODES:
+            raise ConfigError(f"{path}.relay_tls", f"expected one of {', '.join(RELAY_TLS_MODES)}")
+        for name in ("relay_port", "mx_port"):
+            if not 1 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"{path}.{name}", "not a TCP port")
+        if not self.retry_schedule or any(s <= 0 for s in self.retry_schedule):
+            raise ConfigError(f"{path}.retry_schedule", "needs positive numbers of seconds")
+        if self.expire_after <= 0:
+            raise ConfigError(f"{path}.expire_after", "must be positive")
+        if not 1 <= self.concurrency <= 256:
+            raise ConfigError(f"{path}.concurrency", "must be between 1 and 256")
+        for i, server in enumerate(self.dns_servers):
+            if not re.fullmatch(r"[0-9A-Fa-f.:\[\]]+", server):
+                raise ConfigError(f"{path}.dns_servers[{i}]", f"not an address: {server!r}")
+
+
+@dataclass(frozen=True)
+class Pop3Config:
+    """[pop3] — the POP3 gateway (the Inbox only, as mail clients expect)."""
+
+    max_line_length: int = 1024
+    """Longest command line in bytes; longer gets -ERR and the line is discarded."""
+    max_errors: int = 10
+    """Bad or unknown commands before the connection is closed."""
+    command_rate: float = 50.0
+    """Commands per second on average (token bucket) ..."""
+    command_burst: int = 500
+    """... and at once; beyond it: -ERR [SYS/TEMP] and close."""
+    max_connections_per_address: int = 50
+    """Open POP3 connections from one client address."""
+    max_connections_per_user: int = 5
+    """Logged-in POP3 sessions of one user at once (the maildrop is locked while one
+    session holds it anyway: a second gets -ERR [IN-USE])."""
+    idle_timeout: float = 600.0
+    """Seconds without a command before the connection is closed (RFC 1939: >= 600)."""
+    require_tls_for_auth: bool = True
+    """Refuse USER/PASS and AUTH on plain-text connections until STLS."""
+
+    def validate(self, path: str) -> None:
+        if not 255 <= self.max_line_length <= 65536:
+            raise ConfigError(f"{path}.max_line_length", "must be between 255 and 65536")
+        for name in ("max_errors", "command_burst", "max_connections_per_address",
+                     "max_connections_per_user"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
+        if self.command_rate <= 0 or self.idle_timeout <= 0:
+            raise ConfigError(f"{path}.command_rate", "rates and timeouts must be positive")
+
+
 # The unprivileged defaults of the embedded setup; README's port table mirrors it.
 # ``available`` says whether this version ships the protocol; the others are listed so
 # the table is complete, and are switched on by the release that brings them.
@@ -408,6 +580,10 @@ class Config:
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     mapistore: MapiStoreConfig = field(default_factory=MapiStoreConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    pop3: Pop3Config = field(default_factory=Pop3Config)
     listeners: list[ListenerConfig] = field(default_factory=default_listeners)
 
     def validate(self, path: str) -> None:
