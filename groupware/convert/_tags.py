@@ -193,3 +193,45 @@ TASK_DATE_COMPLETED = _lid(PSETID_TASK, 0x810F, T.TIME)
 TASK_RECURRENCE = _lid(PSETID_TASK, 0x8116, T.BINARY)
 TASK_COMPLETE = _lid(PSETID_TASK, 0x811C, T.BOOLEAN)
 TASK_F_RECURRING = _lid(PSETID_TASK, 0x8126, T.BOOLEAN)
+
+# --- contacts (MS-OXOCNTC 2.2.1, PSETID_Address) ---------------------------------------
+GIVEN_NAME = make_tag(0x3A06, T.STRING)
+SURNAME = make_tag(0x3A11, T.STRING)
+MIDDLE_NAME = make_tag(0x3A44, T.STRING)
+DISPLAY_NAME_PREFIX = make_tag(0x3A45, T.STRING)
+GENERATION = make_tag(0x3A05, T.STRING)
+NICKNAME = make_tag(0x3A4F, T.STRING)
+COMPANY_NAME = make_tag(0x3A16, T.STRING)
+DEPARTMENT_NAME = make_tag(0x3A18, T.STRING)
+JOB_TITLE = make_tag(0x3A17, T.STRING)
+BUSINESS_TELEPHONE = make_tag(0x3A08, T.STRING)
+BUSINESS2_TELEPHONE = make_tag(0x3A1B, T.STRING)
+HOME_TELEPHONE = make_tag(0x3A09, T.STRING)
+HOME2_TELEPHONE = make_tag(0x3A2F, T.STRING)
+MOBILE_TELEPHONE = make_tag(0x3A1C, T.STRING)
+BUSINESS_FAX = make_tag(0x3A24, T.STRING)
+HOME_FAX = make_tag(0x3A25, T.STRING)
+PAGER_TELEPHONE = make_tag(0x3A21, T.STRING)
+CAR_TELEPHONE = make_tag(0x3A1E, T.STRING)
+OTHER_TELEPHONE = make_tag(0x3A1F, T.STRING)
+PRIMARY_TELEPHONE = make_tag(0x3A1A, T.STRING)
+BIRTHDAY = make_tag(0x3A42, T.TIME)
+WEDDING_ANNIVERSARY = make_tag(0x3A41, T.TIME)
+PERSONAL_HOME_PAGE = make_tag(0x3A50, T.STRING)
+BUSINESS_HOME_PAGE = make_tag(0x3A51, T.STRING)
+HOME_ADDRESS = tuple(make_tag(i, T.STRING) for i in (0x3A5E, 0x3A5D, 0x3A59, 0x3A5C, 0x3A5B,
+                                                     0x3A5A))
+"""PO box, street, city, state, postal code, country: the home address (MS-OXOCNTC 2.2.1.3)."""
+OTHER_ADDRESS = tuple(make_tag(i, T.STRING) for i in (0x3A64, 0x3A63, 0x3A5F, 0x3A62, 0x3A61,
+                                                      0x3A60))
+WORK_ADDRESS = tuple(_lid(PSETID_ADDRESS, i, T.STRING) for i in (0x804A, 0x8045, 0x8046, 0x8047,
+                                                                  0x8048, 0x8049))
+FILE_UNDER = _lid(PSETID_ADDRESS, 0x8005, T.STRING)
+HAS_PICTURE = _lid(PSETID_ADDRESS, 0x8015, T.BOOLEAN)
+EMAILS = tuple(
+    (_lid(PSETID_ADDRESS, base, T.STRING), _lid(PSETID_ADDRESS, base + 2, T.STRING),
+     _lid(PSETID_ADDRESS, base + 3, T.STRING), _lid(PSETID_ADDRESS, base + 4, T.STRING))
+    for base in (0x8080, 0x8090, 0x80A0)
+)
+"""Email1-3: (display name, address type, address, original display name)."""
+ATTACHMENT_CONTACT_PHOTO = make_tag(0x7FFF, T.BOOLEAN)
