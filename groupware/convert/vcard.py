@@ -172,14 +172,14 @@ def _card_to_message(card: list[ContentLine]) -> Message:
             emails += 1
         elif name == "ADR":
             types = line.types()
-            tags = t.WORK_ADDRESS if "work" in types else (
+            tags: tuple[PropKey, ...] = t.WORK_ADDRESS if "work" in types else (
                 t.HOME_ADDRESS if "home" in types else t.OTHER_ADDRESS)
             parts = (_split(value, ";") + [""] * 7)[:7]
             # ADR: PO box, extended, street, locality, region, postal code, country
             street = "\n".join(x for x in (parts[1], parts[2]) if x) if parts[1] else parts[2]
-            for tag, part in zip(tags, (parts[0], street, *parts[3:7]), strict=True):
+            for key, part in zip(tags, (parts[0], street, *parts[3:7]), strict=True):
                 if part:
-                    p[tag] = part
+                    p[key] = part
         elif name in ("BDAY", "ANNIVERSARY", "X-ANNIVERSARY"):
             when = _date(value)
             if when is not None:
