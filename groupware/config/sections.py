@@ -253,9 +253,10 @@ class AuthConfig:
     """Seconds a verified password is remembered (no rehash on reconnect storms); 0 = off."""
     cache_size: int = 10000
     """Credential cache entries kept (least recently used go first)."""
-    user_cache_ttl: float = 0.0
-    """Seconds a resolved login name -> user record is reused; 0 = ask the directory
-    every time (disabling a user or a feature applies at once)."""
+    user_cache_ttl: float = 2.0
+    """Seconds a resolved login name -> user record is reused by a process (the server,
+    the ejabberd helper); disabling a user or a feature applies within this time.
+    0 = ask the directory on every login (about 550 logins/s instead of >50,000/s)."""
     max_failures_per_user: int = 10
     """Failed logins of one user within failure_window before that user is refused."""
     max_failures_per_address: int = 30
@@ -283,6 +284,52 @@ class AuthConfig:
             raise ConfigError(f"{path}.max_failures_per_user", "must be at least 1")
         if self.token_lifetime < 1:
             raise ConfigError(f"{path}.token_lifetime", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    """[imap] — the IMAP gateway: limits and login policy."""
+
+    max_line: int = 65536
+    """Longest command line in bytes (literals excluded); longer lines get BAD."""
+    max_literal: int = 64 << 20
+    """Largest literal (APPEND message) in bytes; larger ones get NO [TOOBIG]. Also the
+    APPENDLIMIT advertised."""
+    idle_timeout: float = 1800.0
+    """Seconds an IDLE may last before the server ends it with BYE (RFC 9051 allows 30
+    minutes of inactivity)."""
+    login_timeout: float = 60.0
+    """Seconds a connection may stay unauthenticated before BYE."""
+    autologout: float = 1800.0
+    """Seconds without any command (outside IDLE) before an authenticated session is
+    logged out."""
+    max_connections_per_user: int = 50
+    """Concurrent sessions of one user; more get NO [LIMIT] at login."""
+    max_connections_per_address: int = 200
+    """Concurrent connections from one client address; more get BYE at connect."""
+    max_commands_per_second: float = 500.0
+    """Sustained command rate of one connection; above it commands are delayed, and a
+    connection that keeps a burst of ``10 x`` this rate waiting gets BYE."""
+    max_bad_commands: int = 20
+    """Consecutive BAD answers after which the connection is closed."""
+    allow_plaintext_loopback: bool = True
+    """Allow LOGIN/AUTHENTICATE without TLS when the client is on loopback (local tools,
+    webmail on the same host); elsewhere plaintext auth is LOGINDISABLED."""
+    compress: bool = True
+    """Offer COMPRESS=DEFLATE (RFC 4978)."""
+
+    def validate(self, path: str) -> None:
+        if not 1024 <= self.max_line <= 16 << 20:
+            raise ConfigError(f"{path}.max_line", "must be between 1024 and 16 MiB")
+        if not 1024 <= self.max_literal <= 2 << 30:
+            raise ConfigError(f"{path}.max_literal", "must be between 1 KiB and 2 GiB")
+        for name in ("idle_timeout", "login_timeout", "autologout", "max_commands_per_second"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{path}.{name}", "must be positive")
+        for name in ("max_connections_per_user", "max_connections_per_address",
+                     "max_bad_commands"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
 
 
 MAPISTORE_ROLES = (
@@ -536,8 +583,8 @@ class DefaultListener:
 DEFAULT_LISTENERS: tuple[DefaultListener, ...] = (
     DefaultListener(Protocol.HTTP, 8080, TlsMode.NONE, 80, True),
     DefaultListener(Protocol.HTTP, 8443, TlsMode.IMPLICIT, 443, True),
-    DefaultListener(Protocol.IMAP, 1143, TlsMode.STARTTLS, 143, False),
-    DefaultListener(Protocol.IMAP, 1993, TlsMode.IMPLICIT, 993, False),
+    DefaultListener(Protocol.IMAP, 1143, TlsMode.STARTTLS, 143, True),
+    DefaultListener(Protocol.IMAP, 1993, TlsMode.IMPLICIT, 993, True),
     DefaultListener(Protocol.POP3, 1110, TlsMode.STARTTLS, 110, False),
     DefaultListener(Protocol.POP3, 1995, TlsMode.IMPLICIT, 995, False),
     DefaultListener(Protocol.SMTP, 2525, TlsMode.STARTTLS, 25, False),
@@ -580,6 +627,7 @@ class Config:
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     mapistore: MapiStoreConfig = field(default_factory=MapiStoreConfig)
+    imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)

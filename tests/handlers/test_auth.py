@@ -23,7 +23,8 @@ from tests.directory import dataset
 from tests.directory.conftest import ldap_directory
 
 ALICE = dataset.PASSWORDS["alice"]
-FAST = {"argon2_time_cost": 1, "argon2_memory_cost": 1024, "argon2_parallelism": 1}
+FAST = {"argon2_time_cost": 1, "argon2_memory_cost": 1024, "argon2_parallelism": 1,
+        "user_cache_ttl": 0}
 
 
 class FakeClock(Clock):

@@ -38,6 +38,7 @@ url = "{database_url}"
 argon2_time_cost = 1
 argon2_memory_cost = 1024
 argon2_parallelism = 1
+user_cache_ttl = 0
 {extra}
 """)
     inst = Installation(config, tmp_path / "helper.log")

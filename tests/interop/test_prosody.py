@@ -22,6 +22,7 @@ EXTRA = f"""
 argon2_time_cost = 1
 argon2_memory_cost = 1024
 argon2_parallelism = 1
+user_cache_ttl = 0
 http_secret = "{SECRET}"
 max_failures_per_user = 3
 """
