@@ -67,10 +67,31 @@ def _auth_http_factory(server: GroupwareServer, listener: ListenerConfig) -> Any
     return build_site(checker, server.config.auth.http_secret)
 
 
+def _imap_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
+    from protocols.imap.protocol import IMAPFactory
+    from protocols.imap.session import ImapContext, UserConnections
+
+    # One context for every IMAP listener: connection limits count across ports.
+    ctx = server._components.get("imap_context")
+    if ctx is None:
+        ctx = ImapContext(server.config.imap, server.get_auth(), server.get_mail_handler(),
+                          server.config.server.hostname, server.version, UserConnections(),
+                          UserConnections())
+        server._components["imap_context"] = ctx
+    tls_context = None
+    if listener.tls is not TlsMode.NONE:
+        cert = server.get_certificate()
+        tls_context = server_context_factory(cert.certificate, cert.private_key,
+                                             minimum_version=server.config.tls.minimum_version)
+    return IMAPFactory(ctx, implicit_tls=listener.tls is TlsMode.IMPLICIT,
+                       tls_context=tls_context)
+
+
 # Protocol -> factory builder. Each protocol issue adds its entry here.
 PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
     Protocol.HTTP: _http_factory,
     Protocol.AUTH_HTTP: _auth_http_factory,
+    Protocol.IMAP: _imap_factory,
 }
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from directory.credentials import CredentialStore
     from directory.interface import Directory
     from groupware.handlers.auth import AuthHandler
+    from groupware.handlers.mail.view import MailHandler
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,19 @@ class GroupwareServer:
         from groupware.handlers.auth import AuthHandler
 
         return AuthHandler.from_server(self)
+
+    @cached_component
+    def get_mail_handler(self) -> MailHandler:
+        """Mail folders for IMAP/POP3. Until the MAPI store is wired in, mailboxes live
+        in the in-process interim store (see groupware.handlers.mail.interim)."""
+        from groupware.handlers.mail.interim import InterimMailStore
+        from groupware.handlers.mail.view import MailHandler
+
+        cfg = self.config
+        quota = cfg.directory.default_quota_mb << 20 or None
+        store = InterimMailStore(self.get_notifier(), default_quota=quota,
+                                 max_message=cfg.imap.max_literal)
+        return MailHandler(store, self.get_notifier())
 
     @cached_component
     def get_certificate(self) -> CertificatePaths:
