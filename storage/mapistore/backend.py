@@ -156,6 +156,9 @@ class Backend(abc.ABC):
 
     name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    single_location: ClassVar[bool] = False
+    """True when every URI of this scheme is the same storage (``sql:``): a folder
+    cannot be moved between two URIs of such a backend."""
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         """``options`` is the backend's table from ``[mapistore.backend_options.<name>]``."""
