@@ -16,6 +16,8 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+SORT_KEY = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -314,13 +316,13 @@ def upgrade() -> None:
         sa.Column("store_id", sa.Integer(), nullable=False),
         sa.Column("mid", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("fid", sa.BigInteger(), nullable=False),
-        sa.Column("subject", sa.String(length=255), nullable=True),
-        sa.Column("sender", sa.String(length=255), nullable=True),
+        sa.Column("subject", SORT_KEY, nullable=True),
+        sa.Column("sender", SORT_KEY, nullable=True),
         sa.Column("received", sa.BigInteger(), nullable=True),
         sa.Column("sent", sa.BigInteger(), nullable=True),
         sa.Column("modified", sa.BigInteger(), nullable=True),
         sa.Column("flags", sa.Integer(), nullable=True),
-        sa.Column("message_class", sa.String(length=255), nullable=True),
+        sa.Column("message_class", SORT_KEY, nullable=True),
         sa.Column("importance", sa.Integer(), nullable=True),
         sa.Column("props", sa.LargeBinary(), nullable=False),
         sa.Column("mime_ref", sa.String(length=64), nullable=True),

@@ -16,6 +16,9 @@ from storage.db.tables import metadata
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Sort keys compare by code point on both databases (SQLite's default BINARY collation,
+# "C" on PostgreSQL), the order the Python table implementation uses.
+SORT_KEY = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 
 
 def _store_fk() -> sa.Column[int]:
@@ -210,13 +213,13 @@ sql_messages = sa.Table(
     _store_fk(),
     sa.Column("mid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("fid", sa.BigInteger, nullable=False),
-    sa.Column("subject", sa.String(255), nullable=True),
-    sa.Column("sender", sa.String(255), nullable=True),
+    sa.Column("subject", SORT_KEY, nullable=True),
+    sa.Column("sender", SORT_KEY, nullable=True),
     sa.Column("received", sa.BigInteger, nullable=True),
     sa.Column("sent", sa.BigInteger, nullable=True),
     sa.Column("modified", sa.BigInteger, nullable=True),
     sa.Column("flags", sa.Integer, nullable=True),
-    sa.Column("message_class", sa.String(255), nullable=True),
+    sa.Column("message_class", SORT_KEY, nullable=True),
     sa.Column("importance", sa.Integer, nullable=True),
     sa.Column("props", sa.LargeBinary, nullable=False),
     sa.Column("mime_ref", sa.String(64), nullable=True),

@@ -56,8 +56,9 @@ else:
     StoredValue = Any
     Value = Any
 
-Props: TypeAlias = dict[PropTag, "StoredValue"]
-"""A property bag as backends store it."""
+Props: TypeAlias = dict[PropTag, "Value"]
+"""A property bag. Backends only ever see and return :data:`StoredValue` values;
+:class:`LargeValue` appears only in what the store hands its callers."""
 
 
 @dataclass
