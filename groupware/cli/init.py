@@ -63,7 +63,8 @@ def run_init(args: argparse.Namespace) -> int:
             if admin is not None:
                 return False, admin
             bootstrap.create_user(conn, domain_id, args.admin, display_name="Administrator",
-                                  password_hash=hash_password(password), is_admin=True)
+                                  password_hash=hash_password(password), is_admin=True,
+                                  organization=config.server.organization)
             return True, f"{args.admin}@{domain}"
 
         created_admin, admin_address = db.run_sync("init_provision", _provision)
