@@ -15,6 +15,7 @@ Decoders raise :class:`~.errors.ConversionError` on short or malformed blobs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
 import zoneinfo
 from dataclasses import dataclass, field
@@ -244,8 +245,10 @@ def _nth(day: dt.date) -> tuple[int, int]:
     return week, (day.weekday() + 1) % 7
 
 
+@functools.lru_cache(maxsize=512)
 def struct_from_zoneinfo(name: str, year: int) -> TimeZoneStruct | None:
-    """The rule an IANA zone follows in ``year``, as Windows would write it."""
+    """The rule an IANA zone follows in ``year``, as Windows would write it (cached:
+    it scans the year hour by hour)."""
     try:
         zone = zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
