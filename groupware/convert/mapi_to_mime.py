@@ -276,6 +276,8 @@ def _structure(msg: Message, options: MimeWriteOptions, path: str, seed: bytes) 
     p = msg.props
     html = p.get(t.HTML)
     text = p.get(t.BODY)
+    if html is None and text is None and isinstance(p.get(t.RTF_COMPRESSED), bytes):
+        text, html = _body_from_rtf(p[t.RTF_COMPRESSED])  # type: ignore[arg-type]
     cpid = p.get(t.INTERNET_CPID)
     cpid = cpid if isinstance(cpid, int) and not isinstance(cpid, bool) else None
     alternatives: list[_Part] = []
@@ -320,6 +322,18 @@ def _structure(msg: Message, options: MimeWriteOptions, path: str, seed: bytes) 
     assert body is not None
     _assign_boundaries(body, boundary)
     return body
+
+
+def _body_from_rtf(blob: bytes) -> tuple[str | None, bytes | None]:
+    """An RTF-only message (Outlook "rich text"): its text, or the HTML it wraps."""
+    from groupware.convert.errors import ConversionError
+    from groupware.convert.rtf import decompress, rtf_to_text
+
+    try:
+        text, is_html = rtf_to_text(decompress(blob))
+    except ConversionError:
+        return None, None
+    return (None, text.encode("utf-8")) if is_html else (text, None)
 
 
 def _derived_from(text: str, html: bytes, cpid: int | None) -> bool:

@@ -210,3 +210,12 @@ def test_outlook_created_message_to_mime() -> None:
     assert back.props[t.BODY] == "Line one\r\nLine two with ünïcode"
     assert back.attachments[0].props[t.ATTACH_DATA_BIN] == bytes(range(256)) * 4
     assert back.recipients[0].props[t.DISPLAY_NAME] == "Bob"
+
+
+def test_rtf_only_message_gets_a_text_body() -> None:
+    from groupware.convert.rtf import compress, text_to_rtf
+
+    msg = Message({t.MESSAGE_CLASS: "IPM.Note", t.SUBJECT: "rtf",
+                   t.RTF_COMPRESSED: compress(text_to_rtf("from Outlook\nrich text"))})
+    back = mime_to_mapi(mapi_to_mime(msg))
+    assert back.props[t.BODY] == "from Outlook\r\nrich text"
