@@ -163,7 +163,7 @@ def test_conformance_message_round_trip(conformance_store: SyncStore, mailbox: A
 
 def test_conformance_mime_original_is_byte_exact(conformance_store: SyncStore, mailbox: Any
                                                  ) -> None:
-    info, special = mailbox
+    info, _special = mailbox
     raw = mime_of("bytes", body="line one\r\n\xe9 latin-1 \x00 stays\r\n".encode("latin-1")
                   .decode("latin-1")) + b"\r\n\r\n trailing  \r\n"
     created = conformance_store.deliver(info.id, mail("bytes"), mime=raw)
@@ -432,7 +432,7 @@ def test_conformance_delete_folder_removes_content(conformance_store: SyncStore,
 
 def test_conformance_blobs_stay_while_referenced(conformance_store: SyncStore,
                                                  mailbox: Any) -> None:
-    info, special = mailbox
+    info, _special = mailbox
     a = conformance_store.deliver(info.id, mail("a", body="x" * 100_000), mime=mime_of("a"))
     b = conformance_store.deliver(info.id, mail("b"), mime=mime_of("b"))
     conformance_store.delete_messages(info.id, [b.mid], hard=True)

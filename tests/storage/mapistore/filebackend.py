@@ -10,6 +10,7 @@ the read state lives in a ``.seen`` suffix of the file name, as maildir's ``S`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -59,7 +60,8 @@ class FileBackend(Backend):
                 f.unlink()
             d.rmdir()
 
-    def _write(self, folder: FolderRef, key: str, content: MessageContent, read: bool) -> WriteResult:
+    def _write(self, folder: FolderRef, key: str, content: MessageContent,
+               read: bool) -> WriteResult:
         d = self._dir(folder)
         final = d / (f"{key}.msg.seen" if read else f"{key}.msg")
         tmp = d / f".tmp-{key}"
@@ -84,10 +86,8 @@ class FileBackend(Backend):
         return self._write(folder, msg.key, content, msg.read)
 
     def delete_message(self, ctx: BackendContext, folder: FolderRef, msg: MessageRef) -> None:
-        try:
+        with contextlib.suppress(ObjectNotFound, FileNotFoundError):
             self._path(folder, msg.key).unlink()
-        except (ObjectNotFound, FileNotFoundError):
-            pass
 
     def set_read_state(self, ctx: BackendContext, folder: FolderRef, msg: MessageRef,
                        read: bool) -> WriteResult | None:
