@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from directory.credentials import CredentialStore
     from directory.interface import Directory
     from groupware.handlers.auth import AuthHandler
+    from groupware.handlers.delivery import DeliveryHandler
     from groupware.handlers.mail.view import MailHandler
+    from groupware.handlers.queue import QueueHandler
+    from groupware.handlers.submission import SubmissionHandler
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,26 @@ class GroupwareServer:
         return MailHandler(store, self.get_notifier())
 
     @cached_component
+    def get_delivery(self) -> DeliveryHandler:
+        """Local delivery (SMTP, LMTP, submission to local users, queue retries)."""
+        from groupware.handlers.delivery import DeliveryHandler
+
+        return DeliveryHandler(self)
+
+    @cached_component
+    def get_submission(self) -> SubmissionHandler:
+        from groupware.handlers.submission import SubmissionHandler
+
+        return SubmissionHandler(self)
+
+    @cached_component
+    def get_queue(self) -> QueueHandler:
+        """The mail queue in the database; its runner starts with the mail listeners."""
+        from groupware.handlers.queue import QueueHandler
+
+        return QueueHandler(self)
+
+    @cached_component
     def get_certificate(self) -> CertificatePaths:
         return ensure_certificate(self.config)
 
@@ -167,6 +190,9 @@ class GroupwareServer:
 
     def close(self) -> None:
         """Release components in reverse dependency order (listeners are gone by now)."""
+        queue = self._components.pop("get_queue", None)
+        if queue is not None:
+            queue.close()
         auth = self._components.pop("get_auth", None)
         if auth is not None:
             auth.close()
