@@ -459,8 +459,6 @@ class DeliveryConfig:
     """Largest expanded group a message is delivered to; bigger groups get 550 5.5.3."""
     quota_tempfail: bool = False
     """Over-quota mailboxes answer 452 4.2.2 (sender retries) instead of 552 5.2.2."""
-    convert_threads: int = 2
-    """Threads that parse MIME into MAPI properties next to the database pool."""
 
     def validate(self, path: str) -> None:
         for domain, address in self.catch_all.items():
@@ -470,8 +468,6 @@ class DeliveryConfig:
             raise ConfigError(f"{path}.duplicate_window", "must not be negative")
         if self.max_group_members < 1:
             raise ConfigError(f"{path}.max_group_members", "must be at least 1")
-        if not 1 <= self.convert_threads <= 64:
-            raise ConfigError(f"{path}.convert_threads", "must be between 1 and 64")
 
 
 RELAY_TLS_MODES = ("none", "opportunistic", "starttls", "implicit")
