@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "groupware.cli.app_password",
     "groupware.cli.importer",
     "groupware.cli.auth",
+    "groupware.cli.mailbox",
 ]
 
 
