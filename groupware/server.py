@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from groupware.handlers.mail.view import MailHandler
     from groupware.handlers.queue import QueueHandler
     from groupware.handlers.submission import SubmissionHandler
+    from storage.mapistore.store import MapiStore
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,20 @@ class GroupwareServer:
         return QueueHandler(self)
 
     @cached_component
+    def get_mapistore(self) -> MapiStore:
+        """The message store; every configured backend is loaded and checked here."""
+        from storage.blobs import FilesystemBlobStore
+        from storage.mapistore.store import MapiStore
+
+        cfg = self.config.mapistore
+        blob_dir = cfg.blob_dir if cfg.blob_dir.is_absolute() \
+            else self.config.data_dir / cfg.blob_dir
+        store = MapiStore(self.get_database(), FilesystemBlobStore(blob_dir, fsync=cfg.blob_fsync),
+                          cfg, publish=self.get_notifier().publish)
+        store.check_backends()
+        return store
+
+    @cached_component
     def get_certificate(self) -> CertificatePaths:
         return ensure_certificate(self.config)
 
@@ -199,6 +214,9 @@ class GroupwareServer:
         directory = self._components.pop("get_directory", None)
         if directory is not None and hasattr(directory, "close_sync"):
             directory.close_sync()
+        mapistore = self._components.pop("get_mapistore", None)
+        if mapistore is not None:
+            mapistore.close()
         notifier = self._components.pop("get_notifier", None)
         if notifier is not None:
             notifier.close()
