@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -37,10 +38,8 @@ def test_bare_login_prefers_default_domain_and_netbios_picks_the_other(directory
 @pytest.mark.parametrize("bad", ["", "a" * 400, "*", "alice)(uid=*", "al\x00ice", "a@b@c",
                                  "bob\nadmin", "(|(uid=*))"])
 def test_garbage_login_names_are_invalid_or_unknown(directory: Any, bad: str) -> None:
-    try:
+    with contextlib.suppress(InvalidInput):
         assert run(directory.resolve_login(bad)) is None
-    except InvalidInput:
-        pass
 
 
 def test_user_attributes(directory: Any) -> None:

@@ -44,7 +44,7 @@ def _call(url: str, body: str | None = None, *, user: str | None = None,
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(req, timeout=20, context=ctx) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=20, context=ctx) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
