@@ -107,37 +107,6 @@ def _mail_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
         monotonic=server.clock.monotonic, call_later=server.clock.call_later)
 
 
-def _mail_tls_context(server: GroupwareServer) -> Any:
-    """One STARTTLS context per process for SMTP and POP3, built on first use."""
-    ctx = server._components.get("mail_tls_context")
-    if ctx is None:
-        cert = server.get_certificate()
-        ctx = server_context_factory(cert.certificate, cert.private_key,
-                                     minimum_version=server.config.tls.minimum_version)
-        server._components["mail_tls_context"] = ctx
-    return ctx
-
-
-def _mail_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
-    """SMTP (inbound MX), submission and LMTP listeners; the queue runner starts with them."""
-    from protocols.smtp.core import Mode
-    from protocols.smtp.limits import shared_limiter
-    from protocols.smtp.server import SmtpFactory
-
-    mode = Mode(listener.protocol.value)
-    cfg = server.config.smtp
-    server.clock.call_later(0, server.get_queue().start)
-    return SmtpFactory(
-        mode=mode, config=cfg, hostname=server.config.server.hostname,
-        delivery=server.get_delivery(),
-        submission=server.get_submission() if mode is Mode.SUBMISSION else None,
-        limiter=shared_limiter(server, mode.value, cfg.max_connections_per_address,
-                               cfg.max_connections_per_user),
-        starttls=listener.tls is TlsMode.STARTTLS, implicit_tls=listener.tls is TlsMode.IMPLICIT,
-        tls_context=lambda: _mail_tls_context(server),
-        monotonic=server.clock.monotonic, call_later=server.clock.call_later)
-
-
 def _pop3_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
     from groupware.handlers.pop3 import Pop3Handler
     from protocols.pop3.server import Pop3Factory
@@ -176,9 +145,6 @@ PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
     Protocol.SUBMISSION: _mail_factory,
     Protocol.LMTP: _mail_factory,
     Protocol.POP3: _pop3_factory,
-    Protocol.SMTP: _mail_factory,
-    Protocol.SUBMISSION: _mail_factory,
-    Protocol.LMTP: _mail_factory,
 }
 
 
