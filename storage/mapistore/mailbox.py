@@ -92,12 +92,14 @@ class MailboxOps(MessageOps, FolderOps):
         rec = self.index.find_store(conn, user_id=user_id)
         if rec is None:
             rec = self.index.find_store(conn, mailbox_guid=guid)
-        if rec is not None and rec.provisioned:
-            return StoreInfo.of(rec)
-        if rec is not None and rec.mailbox_guid != guid:
+        if rec is not None and (rec.mailbox_guid != guid or rec.user_id != user_id):
             from storage.mapistore.errors import DuplicateName
 
-            raise DuplicateName(f"user {user_id} already has mailbox {rec.mailbox_guid}")
+            raise DuplicateName(f"user {user_id} already has mailbox {rec.mailbox_guid}"
+                                if rec.user_id == user_id
+                                else f"mailbox {guid} belongs to user {rec.user_id}")
+        if rec is not None and rec.provisioned:
+            return StoreInfo.of(rec)
         if rec is None:
             store = self.index.create_store(
                 conn, user_id=user_id, mailbox_guid=guid, replica_guid=uuid.uuid4(),
