@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "groupware.cli.importer",
     "groupware.cli.auth",
     "groupware.cli.mailbox",
+    "groupware.cli.queue",
 ]
 
 
