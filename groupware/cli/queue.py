@@ -45,18 +45,22 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         emit(entries, True)
         return EXIT_OK
-    rows = []
-    for e in entries:
-        for r in e["recipients"]:
-            rows.append({
-                "id": e["id"], "queued": _when(e["created_at"]), "from": e["sender"] or "<>",
-                "to": r["address"], "status": r["status"], "attempts": r["attempts"],
-                "next": _when(r["next_attempt_at"]) if r["status"] == "queued" else "",
-                "last error": r["last_error"][:60]})
-    if not rows:
+    if not entries:
         say("the queue is empty")
         return EXIT_OK
-    emit(rows, False, title=f"{len(entries)} queued message(s)")
+    # Plain lines (one per recipient) rather than a table: addresses and errors stay
+    # whole and greppable whatever the terminal width.
+    say(f"{len(entries)} queued message(s)")
+    for e in entries:
+        say(f"{e['id']}  {_when(e['created_at'])}  from <{e['sender']}>  {e['size']} bytes  "
+            f"({e['origin']})")
+        for r in e["recipients"]:
+            line = f"    <{r['address']}>  {r['status']}  attempts={r['attempts']}"
+            if r["status"] == "queued":
+                line += f"  next={_when(r['next_attempt_at'])}"
+            if r["last_error"]:
+                line += f"  last error: {r['last_error']}"
+            say(line)
     return EXIT_OK
 
 
