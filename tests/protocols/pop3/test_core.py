@@ -30,7 +30,8 @@ def conn(**kw: object) -> Pop3ServerConnection:
     return c
 
 
-def feed(c: Pop3ServerConnection, data: bytes, *, login_ok: bool = True) -> tuple[bytes, list[object]]:
+def feed(c: Pop3ServerConnection, data: bytes, *,
+         login_ok: bool = True) -> tuple[bytes, list[object]]:
     c.receive_data(data)
     out, events = b"", []
     while True:
@@ -122,7 +123,8 @@ def test_sasl_plain_and_login() -> None:
     c = conn(tls=True)
     plain = base64.b64encode(b"\x00alice\x00pw")
     _, events = feed(c, b"AUTH PLAIN\r\n" + plain + b"\r\n")
-    assert isinstance(events[0], Login) and (events[0].login, events[0].password) == ("alice", "pw")
+    assert isinstance(events[0], Login)
+    assert (events[0].login, events[0].password) == ("alice", "pw")
     c = conn(tls=True)
     out, events = feed(c, b"AUTH LOGIN\r\n" + base64.b64encode(b"bob") + b"\r\n" +
                        base64.b64encode(b"s3") + b"\r\n")

@@ -169,7 +169,7 @@ def read_reply(sock: socket.socket) -> bytes:
             return data
         data += chunk
         lines = data.split(b"\r\n")
-        complete = [ln for ln in lines[:-1]]
+        complete = lines[:-1]
         if complete and len(complete[-1]) >= 4 and complete[-1][3:4] == b" ":
             return data
 

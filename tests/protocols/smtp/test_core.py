@@ -39,8 +39,8 @@ def conn(mode: Mode = Mode.MX, clock: Clock | None = None, **kw: object) -> Smtp
     return c
 
 
-def feed(c: SmtpServerConnection, data: bytes, answers: dict[type, Reply | list[Reply]] | None = None
-         ) -> tuple[bytes, list[object]]:
+def feed(c: SmtpServerConnection, data: bytes,
+         answers: dict[type, Reply | list[Reply]] | None = None) -> tuple[bytes, list[object]]:
     """Feed bytes, answer every event (accept by default), return output and events."""
     c.receive_data(data)
     events: list[object] = []
@@ -88,7 +88,7 @@ def test_pipelined_transaction_answers_in_order_and_unstuffs_dots() -> None:
                           b"RCPT TO:<c@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+2Bx@y.test\r\n"
                           b"DATA\r\n..dotted\r\nline\r\n.\r\nQUIT\r\n")
     assert codes(out) == [250, 250, 250, 250, 354, 250, 221]
-    mail, r1, r2, msg = events
+    mail, _r1, r2, msg = events
     assert isinstance(mail, MailFrom) and mail.sender.address == "a@x.test" and mail.size == 100
     assert isinstance(r2, RcptTo) and r2.notify == {"SUCCESS", "FAILURE"}
     assert r2.orcpt == "rfc822;c+x@y.test"
@@ -162,7 +162,7 @@ def test_lmtp_one_reply_per_recipient_and_no_helo() -> None:
     c = conn(Mode.LMTP)
     out, _ = feed(c, b"HELO c\r\nEHLO c\r\n")
     assert codes(out) == [500, 500]
-    out, events = feed(c, b"LHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
+    out, _ = feed(c, b"LHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
                           b"RCPT TO:<c@y.test>\r\nDATA\r\nhello\r\n.\r\n",
                        {MessageReceived: [OK, Reply(452, "4.2.2", "Mailbox full")]})
     assert codes(out) == [250, 250, 250, 250, 354, 250, 452]
