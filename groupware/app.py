@@ -136,6 +136,30 @@ def _mail_tls_context(server: GroupwareServer) -> Any:
     return ctx
 
 
+def _rpc_settings(server: GroupwareServer) -> Any:
+    """The DCE/RPC interfaces (NSPI, RFR) shared by ncacn_ip_tcp and RPC over HTTP."""
+    settings = server._components.get("rpc_settings")
+    if settings is None:
+        from protocols.nspi.service import interfaces
+        from protocols.rpc.endpoint import RpcSettings, server_identity
+        from protocols.rpc.interface import InterfaceRegistry
+
+        registry: InterfaceRegistry[Any] = InterfaceRegistry()
+        for interface in interfaces(server.get_address_book()):
+            registry.register(interface)
+        cfg = server.config.server
+        settings = RpcSettings(registry, server_identity(cfg.hostname, cfg.default_domain),
+                               server.get_ntlm_credentials(), server.clock.time)
+        server._components["rpc_settings"] = settings
+    return settings
+
+
+def _rpc_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
+    from protocols.rpc.twisted_tcp import RpcTcpFactory
+
+    return RpcTcpFactory(_rpc_settings(server))
+
+
 # Protocol -> factory builder. Each protocol issue adds its entry here.
 PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
     Protocol.HTTP: _http_factory,
@@ -144,6 +168,7 @@ PROTOCOL_FACTORIES: dict[Protocol, FactoryBuilder] = {
     Protocol.SMTP: _mail_factory,
     Protocol.SUBMISSION: _mail_factory,
     Protocol.LMTP: _mail_factory,
+    Protocol.RPC: _rpc_factory,
     Protocol.POP3: _pop3_factory,
 }
 

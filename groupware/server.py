@@ -26,9 +26,11 @@ from storage.db import schema as db_schema
 if TYPE_CHECKING:
     from directory.credentials import CredentialStore
     from directory.interface import Directory
+    from groupware.handlers.addressbook import AddressBookHandler
     from groupware.handlers.auth import AuthHandler
     from groupware.handlers.delivery import DeliveryHandler
     from groupware.handlers.mail.view import MailHandler
+    from groupware.handlers.ntlm import NtlmCredentials
     from groupware.handlers.queue import QueueHandler
     from groupware.handlers.submission import SubmissionHandler
     from storage.mapistore.store import MapiStore
@@ -168,6 +170,20 @@ class GroupwareServer:
                           cfg, publish=self.get_notifier().publish)
         store.check_backends()
         return store
+
+    @cached_component
+    def get_address_book(self) -> AddressBookHandler:
+        """The NSPI address book (MIds, containers, GAL cache) shared by every transport."""
+        from groupware.handlers.addressbook import AddressBookHandler
+
+        return AddressBookHandler.from_server(self)
+
+    @cached_component
+    def get_ntlm_credentials(self) -> NtlmCredentials:
+        """NT hash lookups (with login gates) for the NTLM servers of the adapters."""
+        from groupware.handlers.ntlm import NtlmCredentials
+
+        return NtlmCredentials.from_server(self)
 
     @cached_component
     def get_certificate(self) -> CertificatePaths:

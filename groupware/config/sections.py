@@ -588,7 +588,7 @@ DEFAULT_LISTENERS: tuple[DefaultListener, ...] = (
     DefaultListener(Protocol.SUBMISSION, 1465, TlsMode.IMPLICIT, 465, True),
     DefaultListener(Protocol.LMTP, 2424, TlsMode.NONE, 24, True),
     DefaultListener(Protocol.XMPP, 5222, TlsMode.STARTTLS, 5222, False),
-    DefaultListener(Protocol.RPC, 6001, TlsMode.NONE, 135, False),
+    DefaultListener(Protocol.RPC, 6001, TlsMode.NONE, 135, True),
     # Prosody mod_auth_http / nginx auth checks: loopback only (see default_listeners).
     DefaultListener(Protocol.AUTH_HTTP, 8780, TlsMode.NONE, 8780, True),
 )
