@@ -39,7 +39,10 @@ def _http_factory(server: GroupwareServer, listener: ListenerConfig) -> Any:
     root = build_root(server.health, metrics=metrics)
     for mount in HTTP_RESOURCES:
         mount(server, listener, root)
-    return QuietSite(root)  # type: ignore[no-untyped-call]
+    factory: Any = QuietSite(root)  # type: ignore[no-untyped-call]
+    for wrap in HTTP_FACTORY_WRAPPERS:
+        factory = wrap(server, listener, factory)
+    return factory
 
 
 def _mount_autodiscover(server: GroupwareServer, listener: ListenerConfig, root: Any) -> None:
@@ -48,6 +51,24 @@ def _mount_autodiscover(server: GroupwareServer, listener: ListenerConfig, root:
 
     handler = AutodiscoverHandler(server)
     root.putChild(b"autodiscover", AutodiscoverRoot(handler, server.get_auth()))
+
+
+def _wrap_rpc_proxy(server: GroupwareServer, listener: ListenerConfig, site: Any) -> Any:
+    """RPC over HTTP v2 (RPC_IN_DATA / RPC_OUT_DATA to /rpc/rpcproxy.dll) beside the site."""
+    from protocols.rpc.rpcproxy import RpcHttpFactory, RpcProxy, RpcProxyConfig
+
+    proxy = server._components.get("rpc_proxy")
+    if proxy is None:
+        proxy = RpcProxy(RpcProxyConfig(_rpc_settings(server), server.get_auth(),
+                                        server.get_ntlm_credentials(), server.clock.call_later))
+        server._components["rpc_proxy"] = proxy
+    return RpcHttpFactory(site, proxy)
+
+
+# Wrappers around each HTTP listener's site factory (connection-level protocols).
+HTTP_FACTORY_WRAPPERS: list[Callable[[GroupwareServer, ListenerConfig, Any], Any]] = [
+    _wrap_rpc_proxy,
+]
 
 
 # Web protocols hang their resources on every HTTP listener's tree through these.
