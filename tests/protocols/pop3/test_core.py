@@ -86,7 +86,8 @@ def test_transaction_commands() -> None:
     assert out.startswith(b"+OK 30 octets\r\n") and b"\r\n..leading dot\r\n" in out
     assert out.endswith(b"line3\r\n.\r\n")
     out, _ = feed(c, b"TOP 2 1\r\n")
-    assert out == b"+OK Top of message follows\r\nSubject: hi\r\nFrom: a@x\r\n\r\n..leading dot\r\n.\r\n"
+    assert out == (b"+OK Top of message follows\r\nSubject: hi\r\nFrom: a@x\r\n\r\n"
+                   b"..leading dot\r\n.\r\n")
 
 
 def test_deletion_only_on_quit_and_rset() -> None:
