@@ -124,7 +124,7 @@ class MaintenanceOps(MailboxOps):
                                          object="message", external=True))
         return RescanResult(len(ids["created"]), len(changed), len(gone), len(reread))
 
-    def _update_counted(self, conn: sa.Connection, rec: MessageRecord, cn: int,
+    def _update_counted(self, conn: sa.Connection, rec: MessageRecord, cn: int, /,
                         **values: Any) -> None:
         self.index.update_message(conn, rec.store, rec.mid, **values)
         new = self.index.message(conn, rec.store, rec.mid)
