@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Debian packages the test suite drives as real peers (installed only when missing).
-APT_PACKAGES := postgresql-client libwbxml2-utils tshark dovecot-imapd slapd ldap-utils pamtester sasl2-bin ejabberd isync offlineimap3 fetchmail mutt tmux swaks dovecot-lmtpd libnet-ssleay-perl libio-socket-ssl-perl
+APT_PACKAGES := postgresql-client libwbxml2-utils tshark dovecot-imapd slapd ldap-utils pamtester sasl2-bin ejabberd isync offlineimap3 fetchmail mutt tmux swaks dovecot-lmtpd libnet-ssleay-perl libio-socket-ssl-perl khal khard
 # PostgreSQL server the second test pass uses; a throwaway database is created and dropped.
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_TEST_DB ?= groupware_test_$(shell echo $$$$)
