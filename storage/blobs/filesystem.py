@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -96,15 +97,21 @@ class FilesystemBlobStore(BlobStore):
 
     def _write(self, ref: BlobRef, chunks: Iterable[bytes]) -> None:
         final_dir = self._dir_for(ref)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final_dir)
+        # A name unique to this process and thread: O_EXCL never collides with another
+        # writer of the same blob, and a crashed writer's file is found by its prefix.
+        tmp = final_dir / f"{_TMP_PREFIX}{ref[:16]}-{os.getpid()}-{threading.get_ident()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
         try:
-            with os.fdopen(fd, "wb") as fh:
+            try:
                 for chunk in chunks:
-                    fh.write(chunk)
-                fh.flush()
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
                 if self._fsync:
-                    os.fsync(fh.fileno())
-            os.chmod(tmp, 0o640)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, final_dir / ref)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

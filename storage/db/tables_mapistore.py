@@ -213,14 +213,16 @@ sql_messages = sa.Table(
     _store_fk(),
     sa.Column("mid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("fid", sa.BigInteger, nullable=False),
-    sa.Column("subject", SORT_KEY, nullable=True),
-    sa.Column("sender", SORT_KEY, nullable=True),
-    sa.Column("received", sa.BigInteger, nullable=True),
-    sa.Column("sent", sa.BigInteger, nullable=True),
-    sa.Column("modified", sa.BigInteger, nullable=True),
-    sa.Column("flags", sa.Integer, nullable=True),
-    sa.Column("message_class", SORT_KEY, nullable=True),
-    sa.Column("importance", sa.Integer, nullable=True),
+    # Absent values are stored below every real one, not as NULL (see
+    # storage.backends.sql.columns): one index then serves both sort directions.
+    sa.Column("subject", SORT_KEY, nullable=False),
+    sa.Column("sender", SORT_KEY, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False),
+    sa.Column("sent", sa.BigInteger, nullable=False),
+    sa.Column("modified", sa.BigInteger, nullable=False),
+    sa.Column("flags", sa.BigInteger, nullable=False),
+    sa.Column("message_class", SORT_KEY, nullable=False),
+    sa.Column("importance", sa.BigInteger, nullable=False),
     sa.Column("props", sa.LargeBinary, nullable=False),
     sa.Column("mime_ref", sa.String(64), nullable=True),
     sa.Index(None, "store_id", "fid", "received"),
@@ -252,8 +254,8 @@ sql_attachments = sa.Table(
     sa.Column("embedded", sa.LargeBinary, nullable=True),
 )
 
-# Every blob a stored message references (MIME, large values, attachment data), so
-# garbage collection and repair need not decode properties.
+# Every blob a stored message references besides its MIME original (large values,
+# attachment data), so garbage collection and repair need not decode properties.
 sql_blob_refs = sa.Table(
     "sqlbackend_blob_refs",
     metadata,

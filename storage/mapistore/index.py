@@ -269,6 +269,30 @@ class Index:
             raise ObjectNotFound(f"mailbox store {store} does not exist")
         return int(last) - n + 1
 
+    def allocate(self, conn: sa.Connection, store: int, *, cns: int, ids: int,
+                 size: int) -> Allocation:
+        """One statement for the hot path: take ``cns`` change numbers and ``ids``
+        GLOBCNTs and add ``size`` bytes to the store, returning what the quota check
+        needs. Locks the store row like :meth:`allocate_cns`."""
+        row = conn.execute(_ALLOCATE, {"b_store": store, "b_cns": cns, "b_ids": ids,
+                                       "b_size": size}).first()
+        if row is None:
+            raise ObjectNotFound(f"mailbox store {store} does not exist")
+        return Allocation(int(row.last_cn) - cns + 1, int(row.last_globcnt) - ids + 1,
+                          int(row.size_used), row.quota_send, row.quota_receive)
+
+    def claim_uids(self, conn: sa.Connection, store: int, fid: int, n: int, *, cn: int,
+                   deltas: dict[str, int]) -> FolderRecord:
+        """Take ``n`` UIDs and record a change in the folder in one statement; returns
+        the folder as it is now (its first new UID is ``uidnext - n``)."""
+        params = {"b_store": store, "b_fid": fid, "b_n": n, "b_cn": cn, "b_now": self.clock()}
+        for name in _COUNTERS:
+            params[f"b_{name}"] = deltas.get(name, 0)
+        row = conn.execute(_CLAIM_UIDS, params).first()
+        if row is None:
+            raise ObjectNotFound(f"folder {fid:#x} does not exist in store {store}")
+        return folder_record(row)
+
     def allocate_globcnts(self, conn: sa.Connection, store: int, n: int = 1) -> int:
         """Reserve ``n`` object ids (GLOBCNTs); returns the first."""
         result = conn.execute(
@@ -390,7 +414,9 @@ class Index:
         now = self.clock()
         values.setdefault("created_at", now)
         values.setdefault("modified_at", now)
-        conn.execute(sa.insert(messages).values(**values))
+        for name, default in _MESSAGE_DEFAULTS.items():
+            values.setdefault(name, default)
+        conn.execute(_INSERT_MESSAGE, values)
 
     def message(self, conn: sa.Connection, store: int, mid: int) -> MessageRecord:
         row = conn.execute(sa.select(messages).where(
@@ -522,6 +548,43 @@ class Index:
             tombstone_horizon_cn=sa.case((stores.c.tombstone_horizon_cn < newest, newest),
                                          else_=stores.c.tombstone_horizon_cn)))
         return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    first_cn: int
+    first_globcnt: int
+    size_used: int
+    """Store size after the allocation's size was added."""
+    quota_send: int | None
+    quota_receive: int | None
+
+
+_INSERT_MESSAGE = sa.insert(messages)
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "is_read": False, "associated": False, "soft_deleted": False, "message_class": "",
+    "size": 0, "backend_key": "", "backend_version": "", "pcl": None,
+}
+_COUNTERS = ("message_count", "unread_count", "associated_count", "deleted_count", "size")
+
+# Prebuilt statements of the append path: building and compiling SQLAlchemy
+# constructs per call costs more than SQLite takes to run them.
+_ALLOCATE = (
+    sa.update(stores).where(stores.c.id == sa.bindparam("b_store"))
+    .values(last_cn=stores.c.last_cn + sa.bindparam("b_cns"),
+            last_globcnt=stores.c.last_globcnt + sa.bindparam("b_ids"),
+            size_used=stores.c.size_used + sa.bindparam("b_size"))
+    .returning(stores.c.last_cn, stores.c.last_globcnt, stores.c.size_used,
+               stores.c.quota_send, stores.c.quota_receive))
+_CLAIM_UIDS = (
+    sa.update(folders)
+    .where(folders.c.store_id == sa.bindparam("b_store"), folders.c.fid == sa.bindparam("b_fid"))
+    .values(uidnext=folders.c.uidnext + sa.bindparam("b_n"),
+            highest_cn=sa.case((folders.c.highest_cn < sa.bindparam("b_cn"),
+                                sa.bindparam("b_cn")), else_=folders.c.highest_cn),
+            modified_at=sa.bindparam("b_now"),
+            **{name: folders.c[name] + sa.bindparam(f"b_{name}") for name in _COUNTERS})
+    .returning(*folders.columns))
 
 
 def _tombstone(row: Any) -> DeletedObject:

@@ -9,6 +9,7 @@ writes the backend and the index, and collects events published after commit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ from storage.mapistore.model import (
     BlobValue,
     LargeValue,
     MessageContent,
+    MessageRef,
     Props,
     TableQuery,
     TableRow,
@@ -73,6 +75,9 @@ MIME_AFFECTING: frozenset[PropTag] = frozenset({
 MIME clients get a freshly generated one (``groupware.convert``)."""
 
 DEFAULT_MESSAGE_CLASS = "IPM.Note"
+
+_RECEIVE_FOLDERS = sa.select(receive_folders.c.class_key, receive_folders.c.fid).where(
+    receive_folders.c.store_id == sa.bindparam("b_store"))
 
 
 def _filetime(unix: float) -> int:
@@ -129,6 +134,7 @@ class MessageOps(StoreBase):
 
     def _prepare(self, content: MessageContent, mime: bytes | BlobRef | None,
                  *, delivery: bool) -> tuple[MessageContent, int]:
+        """Validate and store blobs (runs in a worker thread: blob writes fsync)."""
         normal, size = normalize_content(content, self.limits)
         if isinstance(mime, bytes | bytearray):
             if len(mime) > self.limits.max_message_size:
@@ -136,11 +142,11 @@ class MessageOps(StoreBase):
 
                 raise MessageTooBig(f"MIME original of {len(mime)} bytes is too big")
             normal.mime = self.blobs.put(bytes(mime))
+            size += len(mime)
         elif mime is not None:
             from storage.blobs.interface import check_blob_ref
 
             normal.mime = check_blob_ref(mime)
-        if normal.mime is not None:
             size += self.blobs.size(normal.mime)
         now = _filetime(self.clock())
         props = normal.props
@@ -178,7 +184,7 @@ class MessageOps(StoreBase):
         APPEND, ActiveSync Add). ``mime`` is the raw RFC 5322 original (bytes or a blob
         already stored). ``mid`` may name an id the client reserved (RopGetLocalReplicaIds);
         otherwise one is allocated. Refused above the send quota."""
-        prepared, size = self._prepare(content, mime, delivery=False)
+        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
         return await self.write("create_message", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=read, associated=associated,
                                 mid=mid, delivery=False)
@@ -188,7 +194,7 @@ class MessageOps(StoreBase):
                       fid: FolderId | None = None) -> MessageInfo:
         """Deliver incoming mail: into ``fid`` or the receive folder of its message class
         (MS-OXCSTOR 3.2.5.2). Refused above the receive quota; publishes ``new_mail``."""
-        prepared, size = self._prepare(content, mime, delivery=True)
+        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=True)
         return await self.write("deliver", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=False, associated=False,
                                 mid=None, delivery=True)
@@ -196,40 +202,64 @@ class MessageOps(StoreBase):
     def _create_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
                     fid: FolderId | None, content: MessageContent, size: int, read: bool,
                     associated: bool, mid: MessageId | None, delivery: bool) -> MessageInfo:
+        # The append path: six statements (store counters, folder counters + UID, the
+        # backend's rows, the index row), built once (see Index.allocate/claim_uids).
         meta = self.meta(conn, store)
-        cn = self.index.allocate_cns(conn, store)
-        if fid is None:
-            folder = self._receive_folder(conn, store, str(content.props.get(tags.MESSAGE_CLASS)
-                                                           or ""))
-        else:
-            folder = self.index.folder(conn, store, self.fid_gc(fid))
-        self._check_quota(conn, store, size, delivery=delivery)
+        message_class = str(content.props.get(tags.MESSAGE_CLASS) or "")[:255]
+        fgc = self._receive_fid(conn, store, message_class) if fid is None else self.fid_gc(fid)
+        alloc = self.index.allocate(conn, store, cns=1, ids=0 if mid is not None else 1,
+                                    size=size)
+        self._check_quota_after(store, alloc.size_used, size, alloc.quota_send,
+                                alloc.quota_receive, delivery=delivery)
+        cn = alloc.first_cn
         if mid is None:
-            gc = self.index.allocate_globcnts(conn, store)
+            gc = alloc.first_globcnt
         else:
             gc = self.mid_gc(mid)
             self._check_reserved(conn, store, gc)
-        uid = self.index.allocate_uids(conn, store, folder.fid)
-        message_class = str(content.props.get(tags.MESSAGE_CLASS) or "")[:255]
+        deltas = {"size": size}
+        if associated:
+            deltas["associated_count"] = 1
+        else:
+            deltas["message_count"] = 1
+            if not read:
+                deltas["unread_count"] = 1
+        folder = self.index.claim_uids(conn, store, fgc, 1, cn=cn, deltas=deltas)
+        uid = folder.uidnext - 1
+        ref = MessageRef(mid_of(gc), "", uid, associated, read)
+        result = self.backend(folder.backend_uri).create_message(
+            self.ctx(conn, meta), self.folder_ref(folder), ref, content)
+        now = self.clock()
         self.index.insert_message(
             conn, store_id=store, mid=gc, fid=folder.fid, uid=uid, created_cn=cn, cn=cn,
-            read_cn=cn, is_read=read, associated=associated, message_class=message_class,
-            size=size)
-        rec = self.index.message(conn, store, gc)
-        backend = self.backend(folder.backend_uri)
-        result = backend.create_message(self.ctx(conn, meta), self.folder_ref(folder),
-                                         self.message_ref(rec), content)
-        self.index.update_message(conn, store, gc, backend_key=result.key,
-                                  backend_version=result.version)
-        self.index.touch_folder(conn, store, folder.fid, cn, counter_deltas(rec, +1))
-        self.index.add_store_size(conn, store, size)
-        ids = (mid_of(gc),)
+            read_cn=cn, is_read=read, associated=associated, soft_deleted=False,
+            message_class=message_class, size=size, backend_key=result.key,
+            backend_version=result.version, pcl=None, created_at=now, modified_at=now)
+        ids = (ref.mid,)
         events.append(self.event("created", store, folder.fid, ids, cn, object="message",
                                  uid=uid))
         if delivery:
             events.append(self.event("new_mail", store, folder.fid, ids, cn, uid=uid,
                                      message_class=message_class))
-        return MessageInfo.of(self.index.message(conn, store, gc))
+        return MessageInfo(store, ref.mid, fid_of(folder.fid), uid, ChangeNumber(cn),
+                           ChangeNumber(cn), ChangeNumber(cn), read, associated, False,
+                           message_class, size)
+
+    def _check_quota_after(self, store: int, used: int, grow: int, send: int | None,
+                           receive: int | None, *, delivery: bool) -> None:
+        """Quota check on the size *after* adding ``grow`` (see _check_quota)."""
+        if grow <= 0:
+            return
+        cfg = self.config
+        if delivery:
+            limit = receive if receive is not None else cfg.quota_receive_mb << 20
+            what = "receive"
+        else:
+            limit = send if send is not None else cfg.quota_send_mb << 20
+            what = "send"
+        if limit and used > limit:
+            raise QuotaExceeded(f"mailbox {store} is over its {what} quota "
+                                f"({used - grow} + {grow} > {limit} bytes)")
 
     def _check_reserved(self, conn: sa.Connection, store: int, gc: int) -> None:
         rec = self.index.store(conn, store)
@@ -241,9 +271,11 @@ class MessageOps(StoreBase):
             raise DuplicateName(f"message id {mid_of(gc):#x} is in use")
 
     def _receive_folder(self, conn: sa.Connection, store: int, message_class: str) -> FolderRecord:
-        """Longest receive-folder class that is a prefix of ``message_class``."""
-        rows = conn.execute(sa.select(receive_folders.c.class_key, receive_folders.c.fid)
-                            .where(receive_folders.c.store_id == store))
+        return self.index.folder(conn, store, self._receive_fid(conn, store, message_class))
+
+    def _receive_fid(self, conn: sa.Connection, store: int, message_class: str) -> int:
+        """Folder of the longest receive-folder class that prefixes ``message_class``."""
+        rows = conn.execute(_RECEIVE_FOLDERS, {"b_store": store})
         key = message_class.casefold()
         best: tuple[int, int] | None = None
         for row in rows:
@@ -253,7 +285,7 @@ class MessageOps(StoreBase):
                 best = (len(k), row.fid)
         if best is None:
             raise ObjectNotFound(f"store {store} has no receive folder for {message_class!r}")
-        return self.index.folder(conn, store, best[1])
+        return int(best[1])
 
     # --- reading ---------------------------------------------------------------------
 
@@ -383,8 +415,8 @@ class MessageOps(StoreBase):
         stored, _ = normalize_props("message", props, self.limits,
                                     drop=tags.COMPUTED_MESSAGE_TAGS)
         removed = normalize_tags("message", delete)
-        holder = offload_large_values(MessageContent(stored), self.blobs,
-                                      self.limits.blob_threshold)
+        holder = await asyncio.to_thread(offload_large_values, MessageContent(stored),
+                                         self.blobs, self.limits.blob_threshold)
         return await self.write("set_properties", self._set_props_txn, store=store, mid=mid,
                                 props=holder.props, removed=removed)
 
@@ -423,7 +455,7 @@ class MessageOps(StoreBase):
     async def save_message(self, store: StoreId, mid: MessageId, content: MessageContent, *,
                            mime: bytes | BlobRef | None = None) -> ChangeNumber:
         """Replace a message's whole content (properties, recipients, attachments)."""
-        prepared, size = self._prepare(content, mime, delivery=False)
+        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
         return await self.write("save_message", self._save_txn, store=store, mid=mid,
                                 content=prepared, size=size)
 

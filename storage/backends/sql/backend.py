@@ -60,6 +60,11 @@ from storage.mapistore.model import (
 logger = logging.getLogger(__name__)
 
 _SUBTABLES = (sql_recipients, sql_attachments, sql_blob_refs)
+# Built once: constructing statements per message costs more than running them.
+_INSERT_MESSAGE = sa.insert(sql_messages)
+_INSERT_RECIPIENT = sa.insert(sql_recipients)
+_INSERT_ATTACHMENT = sa.insert(sql_attachments)
+_INSERT_BLOB_REF = sa.insert(sql_blob_refs)
 
 
 class SqlBackend(Backend):
@@ -91,24 +96,25 @@ class SqlBackend(Backend):
 
     def _insert(self, ctx: BackendContext, fid: int, mid: int, content: MessageContent) -> None:
         conn = ctx.conn
-        conn.execute(sa.insert(sql_messages).values(
-            store_id=ctx.store, mid=mid, fid=fid, props=propcodec.encode_props(content.props),
-            mime_ref=content.mime, **hot_values(content.props)))
+        conn.execute(_INSERT_MESSAGE, {
+            "store_id": ctx.store, "mid": mid, "fid": fid,
+            "props": propcodec.encode_props(content.props), "mime_ref": content.mime,
+            **hot_values(content.props)})
         if content.recipients:
-            conn.execute(sa.insert(sql_recipients), [
+            conn.execute(_INSERT_RECIPIENT, [
                 {"store_id": ctx.store, "mid": mid, "row_id": r[tags.ROWID],
                  "props": propcodec.encode_props(r)} for r in content.recipients])
         if content.attachments:
-            conn.execute(sa.insert(sql_attachments), [
+            conn.execute(_INSERT_ATTACHMENT, [
                 {"store_id": ctx.store, "mid": mid, "attach_num": a.props[tags.ATTACH_NUMBER],
                  "props": propcodec.encode_props(a.props),
                  "embedded": None if a.embedded is None
                  else propcodec.encode_message(a.embedded)}
                 for a in content.attachments])
-        refs = set(propcodec.message_blob_refs(content))
+        refs = _extra_refs(content)
         if refs:
-            conn.execute(sa.insert(sql_blob_refs), [
-                {"store_id": ctx.store, "mid": mid, "ref": ref} for ref in sorted(refs)])
+            conn.execute(_INSERT_BLOB_REF, [
+                {"store_id": ctx.store, "mid": mid, "ref": ref} for ref in refs])
 
     def _delete_rows(self, ctx: BackendContext, mid: int, *, main: bool = True) -> None:
         for table in _SUBTABLES:
@@ -197,10 +203,10 @@ class SqlBackend(Backend):
         content = self._read(ctx, mid)
         ctx.conn.execute(sa.delete(sql_blob_refs).where(sql_blob_refs.c.store_id == ctx.store,
                                                         sql_blob_refs.c.mid == mid))
-        refs = set(propcodec.message_blob_refs(content))
+        refs = _extra_refs(content)
         if refs:
-            ctx.conn.execute(sa.insert(sql_blob_refs), [
-                {"store_id": ctx.store, "mid": mid, "ref": r} for r in sorted(refs)])
+            ctx.conn.execute(_INSERT_BLOB_REF, [
+                {"store_id": ctx.store, "mid": mid, "ref": r} for r in refs])
 
     def move_message(self, ctx: BackendContext, source: FolderRef, target: FolderRef,
                      msg: MessageRef, new: MessageRef) -> WriteResult:
@@ -263,7 +269,7 @@ class SqlBackend(Backend):
                           i.c.message_class, i.c.size, i.c.backend_key)
                 .select_from(s.join(i, sa.and_(i.c.store_id == s.c.store_id,
                                                i.c.mid == s.c.mid)))
-                .where(s.c.store_id == ctx.store, s.c.fid == fid, i.c.fid == fid,
+                .where(s.c.store_id == ctx.store, s.c.fid == fid,
                        i.c.associated == query.associated,
                        i.c.soft_deleted == query.soft_deleted))
         if where is not None:
@@ -345,10 +351,22 @@ class SqlBackend(Backend):
         fid = globcnt(folder.fid, "folder")
         in_folder = sa.select(sql_messages.c.mid).where(sql_messages.c.store_id == ctx.store,
                                                         sql_messages.c.fid == fid)
-        rows = ctx.conn.execute(sa.select(sql_blob_refs.c.ref).distinct().where(
-            sql_blob_refs.c.store_id == ctx.store, sql_blob_refs.c.mid.in_(in_folder)))
+        rows = ctx.conn.execute(sa.union(
+            sa.select(sql_blob_refs.c.ref).where(sql_blob_refs.c.store_id == ctx.store,
+                                                 sql_blob_refs.c.mid.in_(in_folder)),
+            sa.select(sql_messages.c.mime_ref.label("ref")).where(
+                sql_messages.c.store_id == ctx.store, sql_messages.c.fid == fid,
+                sql_messages.c.mime_ref.is_not(None))))
         for row in rows:
             yield BlobRef(row.ref)
+
+
+def _extra_refs(content: MessageContent) -> list[BlobRef]:
+    """Blob references besides the MIME original (which has its own column)."""
+    refs = set(propcodec.message_blob_refs(content))
+    if content.mime is not None:
+        refs.discard(content.mime)
+    return sorted(refs)
 
 
 def _wanted(wanted: Sequence[PropTag] | None) -> frozenset[int] | None:

@@ -1,9 +1,15 @@
 """Which properties the sql backend copies into indexed columns, and in what form.
 
-Strings become *sort keys*: casefolded (Exchange sorts and compares case-insensitively)
-and cut to :data:`KEY_LENGTH` characters, so they fit any index. Times are FILETIME
-integers, flags and importance integers. The full values always stay in the packed
-``props`` column; the key columns only serve WHERE and ORDER BY.
+Strings become *sort keys*: casefolded (Exchange sorts and compares case-insensitively),
+prefixed with ``\x01`` and cut to :data:`KEY_LENGTH` characters, so they fit any index.
+Times are FILETIME integers, flags and importance integers. The full values always stay
+in the packed ``props`` column; the key columns only serve WHERE and ORDER BY.
+
+Absent properties are stored as values below every real one (:data:`ABSENT_KEY` = ``""``
+before any ``\x01...`` key, :data:`ABSENT_INT` below any 32-bit value or FILETIME), not
+as NULL: MAPI orders absent values first ascending and last descending, which is then
+the plain column order, so one ordinary index serves both directions on SQLite and
+PostgreSQL (whose NULL ordering differs).
 """
 
 from __future__ import annotations
@@ -15,17 +21,20 @@ from groupware.types import PropTag
 from storage.mapistore import tags
 
 KEY_LENGTH = 255
+PRESENT = "\x01"
+ABSENT_KEY = ""
+ABSENT_INT = -(1 << 62)
 
 
-def sort_key_string(value: object) -> str | None:
+def sort_key_string(value: object) -> str:
     if not isinstance(value, str):
-        return None
-    return value.casefold()[:KEY_LENGTH]
+        return ABSENT_KEY
+    return PRESENT + value.casefold()[:KEY_LENGTH - 1]
 
 
-def _int(value: object) -> int | None:
+def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        return None
+        return ABSENT_INT
     return value
 
 

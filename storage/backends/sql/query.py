@@ -7,8 +7,10 @@ Python on the rows SQL returns, so results are always those of the reference
 evaluator (:mod:`groupware.mapi.evaluate`). A sort on a column without an SQL
 expression makes the backend fall back to the naive Python table.
 
-Every translated leaf is NULL-free (``col IS NOT NULL AND ...``) so that ``NOT`` keeps
-MAPI's meaning: a restriction on an absent property is false, its negation true.
+Absent properties are stored as sentinels below every value
+(:mod:`storage.backends.sql.columns`); every translated leaf first checks for the
+sentinel (``col != ABSENT AND ...``), so a restriction on an absent property is false
+and, under ``NOT``, true, as in MAPI.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from groupware.mapi.restrictions import (
 )
 from groupware.mapi.sorting import SortDirection, SortOrder
 from groupware.types import PropTag
-from storage.backends.sql.columns import KEY_LENGTH, sort_key_string
+from storage.backends.sql.columns import ABSENT_INT, ABSENT_KEY, KEY_LENGTH, PRESENT
 from storage.db.tables_mapistore import messages as index_messages
 from storage.db.tables_mapistore import sql_messages
 from storage.mapistore import tags
@@ -54,7 +56,8 @@ class Translation:
 def computed_flags() -> ColumnElement[Any]:
     """PidTagMessageFlags as the store returns it: stored flags with the index's read
     and associated bits."""
-    stored = sa.func.coalesce(sql_messages.c.flags, 0).op("&")(
+    stored = sa.case((sql_messages.c.flags == ABSENT_INT, 0),
+                     else_=sql_messages.c.flags).op("&")(
         ~(tags.MSGFLAG_READ | tags.MSGFLAG_ASSOCIATED))
     read = sa.case((index_messages.c.is_read == sa.true(), tags.MSGFLAG_READ), else_=0)
     assoc = sa.case((index_messages.c.associated == sa.true(), tags.MSGFLAG_ASSOCIATED),
@@ -90,6 +93,15 @@ def _column(tag: int) -> Any | None:
     return _int_column(tag) if column is None else column
 
 
+def _present(tag: int, column: Any) -> ColumnElement[bool]:
+    """The column holds a value (not the absent sentinel)."""
+    if (tag & ~0x2000) in (tags.MESSAGE_FLAGS, tags.MESSAGE_SIZE, tags.MESSAGE_SIZE_EXTENDED):
+        return sa.true()
+    sentinel = ABSENT_KEY if _string_column(tag) is not None else ABSENT_INT
+    cond: ColumnElement[bool] = column != sentinel
+    return cond
+
+
 def _int_column(tag: int) -> Any | None:
     tag &= ~0x2000
     if tag == tags.MESSAGE_FLAGS:
@@ -98,27 +110,26 @@ def _int_column(tag: int) -> Any | None:
 
 
 def sort_expression(order: SortOrder) -> ColumnElement[Any] | None:
-    """ORDER BY term for one sort column with MAPI's placement of absent values
-    (first ascending, last descending), or None when it has no SQL form."""
+    """ORDER BY term for one sort column, or None when it has no SQL form. Absent
+    values are stored below all others, so they come first ascending and last
+    descending, as MAPI wants, with the plain column order."""
     if order.direction not in (SortDirection.ASCEND, SortDirection.DESCEND):
         return None
     column = _column(order.tag)
     if column is None:
         return None
-    if order.direction is SortDirection.DESCEND:
-        term: ColumnElement[Any] = column.desc().nulls_last()
-    else:
-        term = column.asc().nulls_first()
+    term: ColumnElement[Any] = (column.desc() if order.direction is SortDirection.DESCEND
+                                else column.asc())
     return term
 
 
-def _compare(column: Any, relop: RelOp, value: Any) -> ColumnElement[bool] | None:
+def _compare(tag: int, column: Any, relop: RelOp, value: Any) -> ColumnElement[bool] | None:
     ops = {RelOp.LT: column < value, RelOp.LE: column <= value, RelOp.GT: column > value,
            RelOp.GE: column >= value, RelOp.EQ: column == value, RelOp.NE: column != value}
     cond = ops.get(relop)
     if cond is None:
         return None
-    return sa.and_(column.is_not(None), cond)
+    return sa.and_(_present(tag, column), cond)
 
 
 def _like_escape(text: str) -> str:
@@ -133,16 +144,14 @@ def _leaf(node: Restriction) -> Translation:
         if scol is not None:
             if not isinstance(value, str):
                 return inexact
-            key = sort_key_string(value)
-            if key is None or len(value.casefold()) >= KEY_LENGTH \
-                    or node.relop not in (RelOp.EQ, RelOp.NE):
+            if len(value.casefold()) >= KEY_LENGTH - 1 or node.relop not in (RelOp.EQ, RelOp.NE):
                 return inexact
-            cond = _compare(scol, node.relop, key)
+            cond = _compare(node.tag, scol, node.relop, PRESENT + value.casefold())
             return Translation(cond, cond is not None)
         icol = _int_column(node.tag)
         if icol is not None and isinstance(value, int) and not isinstance(value, bool) \
                 and tag_type(node.tag) == tag_type(node.value.tag):
-            cond = _compare(icol, node.relop, value)
+            cond = _compare(node.tag, icol, node.relop, value)
             return Translation(cond, cond is not None)
         return inexact
     if isinstance(node, BitmaskRestriction):
@@ -151,7 +160,7 @@ def _leaf(node: Restriction) -> Translation:
             return inexact
         hit = icol.op("&")(node.mask) != 0
         cond = hit if node.op is BitmapRelOp.BMR_NEZ else sa.not_(hit)
-        return Translation(sa.and_(icol.is_not(None), cond), True)
+        return Translation(sa.and_(_present(node.tag, icol), cond), True)
     if isinstance(node, ExistRestriction):
         base = PropTag(node.tag & ~0x2000)
         if base in _ALWAYS_PRESENT:
@@ -159,7 +168,7 @@ def _leaf(node: Restriction) -> Translation:
         col = _column(base)
         if col is not None and tag_type(base) in (PropType.STRING, PropType.STRING8,
                                                   PropType.TIME, PropType.INTEGER32):
-            return Translation(col.is_not(None), True)
+            return Translation(_present(base, col), True)
         return inexact
     if isinstance(node, ContentRestriction):
         scol = _string_column(node.tag)
@@ -169,19 +178,20 @@ def _leaf(node: Restriction) -> Translation:
         if not node.fuzzy_high & (FuzzyLevelHigh.IGNORECASE | FuzzyLevelHigh.LOOSE):
             return inexact
         key = needle.casefold()
-        if len(key) >= KEY_LENGTH:
+        if len(key) >= KEY_LENGTH - 1:
             return inexact
+        present = _present(node.tag, scol)
         if node.fuzzy_low is FuzzyLevelLow.PREFIX:
-            cond = scol.like(_like_escape(key) + "%", escape="\\")
+            cond = scol.like(PRESENT + _like_escape(key) + "%", escape="\\")
             exact = not node.fuzzy_high & (FuzzyLevelHigh.IGNORENONSPACE | FuzzyLevelHigh.LOOSE)
-            return Translation(sa.and_(scol.is_not(None), cond), exact)
+            return Translation(sa.and_(present, cond), exact)
         if node.fuzzy_low is FuzzyLevelLow.FULLSTRING:
-            return Translation(sa.and_(scol.is_not(None), scol == key), False)
+            return Translation(sa.and_(present, scol == PRESENT + key), False)
         # A substring beyond the key's length is not in the key: superset filter
         # ("contains, or too long to tell"), decided exactly in Python.
         cond = sa.or_(scol.like("%" + _like_escape(key) + "%", escape="\\"),
                       sa.func.length(scol) >= KEY_LENGTH)
-        return Translation(sa.and_(scol.is_not(None), cond), False)
+        return Translation(sa.and_(present, cond), False)
     return inexact
 
 
