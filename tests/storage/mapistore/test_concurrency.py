@@ -117,7 +117,7 @@ def test_kill_9_during_appends_loses_no_acknowledged_write(database_url: str,
         assert len(acked) == 1000
         infos = _check_log(store, info.id, inbox)
         by_mid = {m.mid: m for m in infos}
-        for n, (mid, uid, cn) in acked.items():
+        for mid, uid, cn in acked.values():
             m = by_mid[mid]
             assert (m.uid, m.cn) == (uid, cn)
         # Unacknowledged writes may or may not have landed; nothing else is there.
