@@ -410,7 +410,7 @@ class SmtpConfig:
     """Longest line inside a message; a message with a longer one is refused (552 5.3.4)."""
     max_errors: int = 20
     """Bad or unknown commands before the connection is closed with 421."""
-    command_rate: float = 100.0
+    command_rate: float = 1000.0
     """Commands per second a connection may send on average (a token bucket) ..."""
     command_burst: int = 2000
     """... and at once (pipelined envelopes); beyond it: 421 4.7.0 and close."""
