@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from groupware.mapi.changes import PredecessorChangeList
 from groupware.mapi.evaluate import UnsupportedRestriction
 from groupware.mapi.proptypes import PropType, tag_type
 from groupware.mapi.restrictions import (
@@ -94,6 +95,29 @@ def _prepared_flags(props: Props, content: MessageContent) -> None:
         flags |= tags.MSGFLAG_HASATTACH
     props[tags.MESSAGE_FLAGS] = flags
     props[tags.HAS_ATTACHMENTS] = bool(content.attachments)
+
+
+def foreign_pcl(props: Mapping[Any, Any]) -> bytes | None:
+    """A PidTagPredecessorChangeList the caller brings (ICS upload, MS-OXCFXICS 2.2.1.2.8),
+    checked; the store merges it into the message's own list."""
+    value = props.get(tags.PREDECESSOR_CHANGE_LIST)
+    if value is None:
+        return None
+    if not isinstance(value, bytes | bytearray):
+        raise InvalidParameter("PidTagPredecessorChangeList must be bytes")
+    try:
+        return PredecessorChangeList.from_bytes(bytes(value)).to_bytes()
+    except Exception as exc:
+        raise InvalidParameter(f"bad PidTagPredecessorChangeList: {exc}") from None
+
+
+def merged_pcl(stored: bytes | None, incoming: bytes | None) -> bytes | None:
+    if incoming is None:
+        return stored
+    if stored is None:
+        return incoming
+    return PredecessorChangeList.from_bytes(stored).merge(
+        PredecessorChangeList.from_bytes(incoming)).to_bytes()
 
 
 def check_restriction(node: Restriction | None, depth: int = 0) -> None:
@@ -184,10 +208,11 @@ class MessageOps(StoreBase):
         APPEND, ActiveSync Add). ``mime`` is the raw RFC 5322 original (bytes or a blob
         already stored). ``mid`` may name an id the client reserved (RopGetLocalReplicaIds);
         otherwise one is allocated. Refused above the send quota."""
+        pcl = foreign_pcl(content.props)
         prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
         return await self.write("create_message", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=read, associated=associated,
-                                mid=mid, delivery=False)
+                                mid=mid, delivery=False, pcl=pcl)
 
     async def deliver(self, store: StoreId, content: MessageContent, *,
                       mime: bytes | BlobRef | None = None,
@@ -197,11 +222,12 @@ class MessageOps(StoreBase):
         prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=True)
         return await self.write("deliver", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=False, associated=False,
-                                mid=None, delivery=True)
+                                mid=None, delivery=True, pcl=None)
 
     def _create_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
                     fid: FolderId | None, content: MessageContent, size: int, read: bool,
-                    associated: bool, mid: MessageId | None, delivery: bool) -> MessageInfo:
+                    associated: bool, mid: MessageId | None, delivery: bool,
+                    pcl: bytes | None) -> MessageInfo:
         # The append path: six statements (store counters, folder counters + UID, the
         # backend's rows, the index row), built once (see Index.allocate/claim_uids).
         meta = self.meta(conn, store)
@@ -234,7 +260,7 @@ class MessageOps(StoreBase):
             conn, store_id=store, mid=gc, fid=folder.fid, uid=uid, created_cn=cn, cn=cn,
             read_cn=cn, is_read=read, associated=associated, soft_deleted=False,
             message_class=message_class, size=size, backend_key=result.key,
-            backend_version=result.version, pcl=None, created_at=now, modified_at=now)
+            backend_version=result.version, pcl=pcl, created_at=now, modified_at=now)
         ids = (ref.mid,)
         events.append(self.event("created", store, folder.fid, ids, cn, object="message",
                                  uid=uid))
@@ -415,13 +441,15 @@ class MessageOps(StoreBase):
         stored, _ = normalize_props("message", props, self.limits,
                                     drop=tags.COMPUTED_MESSAGE_TAGS)
         removed = normalize_tags("message", delete)
+        pcl = foreign_pcl(props)
         holder = await asyncio.to_thread(offload_large_values, MessageContent(stored),
                                          self.blobs, self.limits.blob_threshold)
         return await self.write("set_properties", self._set_props_txn, store=store, mid=mid,
-                                props=holder.props, removed=removed)
+                                props=holder.props, removed=removed, pcl=pcl)
 
     def _set_props_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
-                       mid: MessageId, props: Props, removed: list[PropTag]) -> ChangeNumber:
+                       mid: MessageId, props: Props, removed: list[PropTag],
+                       pcl: bytes | None) -> ChangeNumber:
         meta, rec, folder, backend = self._located(conn, store, mid)
         cn = self.index.allocate_cns(conn, store)
         ctx = self.ctx(conn, meta)
@@ -449,18 +477,20 @@ class MessageOps(StoreBase):
         message_class = props.get(tags.MESSAGE_CLASS, rec.message_class)
         self._changed(conn, events, rec, cn, size=max(0, rec.size + delta),
                       message_class=str(message_class)[:255], backend_key=result.key,
-                      backend_version=result.version)
+                      backend_version=result.version, pcl=merged_pcl(rec.pcl, pcl))
         return ChangeNumber(cn)
 
     async def save_message(self, store: StoreId, mid: MessageId, content: MessageContent, *,
                            mime: bytes | BlobRef | None = None) -> ChangeNumber:
         """Replace a message's whole content (properties, recipients, attachments)."""
+        pcl = foreign_pcl(content.props)
         prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
         return await self.write("save_message", self._save_txn, store=store, mid=mid,
-                                content=prepared, size=size)
+                                content=prepared, size=size, pcl=pcl)
 
     def _save_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
-                  mid: MessageId, content: MessageContent, size: int) -> ChangeNumber:
+                  mid: MessageId, content: MessageContent, size: int,
+                  pcl: bytes | None) -> ChangeNumber:
         meta, rec, folder, backend = self._located(conn, store, mid)
         cn = self.index.allocate_cns(conn, store)
         self._check_quota(conn, store, size - rec.size, delivery=False)
@@ -468,7 +498,8 @@ class MessageOps(StoreBase):
                                        self.message_ref(rec), content)
         self._changed(conn, events, rec, cn, size=size,
                       message_class=str(content.props.get(tags.MESSAGE_CLASS) or "")[:255],
-                      backend_key=result.key, backend_version=result.version)
+                      backend_key=result.key, backend_version=result.version,
+                      pcl=merged_pcl(rec.pcl, pcl))
         return ChangeNumber(cn)
 
     def _changed(self, conn: sa.Connection, events: list[Event], rec: MessageRecord, cn: int,

@@ -160,3 +160,30 @@ def test_reserved_ids_can_be_used_once(store: SyncStore, box: Any) -> None:
     with pytest.raises(Exception, match="never reserved"):
         store.create_message(info.id, special[SpecialFolder.DRAFTS], mail("z"),
                              mid=mid_of(first + 10_000))
+
+
+def test_change_keys_and_predecessor_change_lists(store: SyncStore, box: Any) -> None:
+    import uuid
+
+    from groupware.mapi.changes import PredecessorChangeList, Xid, change_key
+    from groupware.mapi.ids import globcnt_to_bytes
+
+    info, special = box
+    other = uuid.UUID("11111111-2222-3333-4444-555555555555")
+    foreign = PredecessorChangeList([Xid(other, globcnt_to_bytes(5))]).to_bytes()
+    made = store.create_message(info.id, special[SpecialFolder.DRAFTS],
+                                mail("synced", extra={tags.PREDECESSOR_CHANGE_LIST: foreign}))
+    wanted = [tags.CHANGE_KEY, tags.PREDECESSOR_CHANGE_LIST, tags.CHANGE_NUMBER]
+    props = store.get_properties(info.id, made.mid, wanted)
+    own = change_key(info.replica_guid, made.cn)
+    assert props[tags.CHANGE_KEY] == own.to_bytes()
+    pcl = PredecessorChangeList.from_bytes(props[tags.PREDECESSOR_CHANGE_LIST])
+    assert pcl.includes(own) and pcl.get(other).counter == 5
+    cn = store.set_properties(info.id, made.mid, {tags.IMPORTANCE: 1})
+    pcl2 = PredecessorChangeList.from_bytes(
+        store.get_properties(info.id, made.mid, wanted)[tags.PREDECESSOR_CHANGE_LIST])
+    assert pcl2.get(info.replica_guid).counter == cn
+    assert pcl2.get(other).counter == 5
+    assert pcl2.compare(pcl).value == "newer"
+    with pytest.raises(Exception, match="PredecessorChangeList"):
+        store.set_properties(info.id, made.mid, {tags.PREDECESSOR_CHANGE_LIST: b"\x05abc"})
