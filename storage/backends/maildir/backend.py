@@ -226,6 +226,13 @@ def _is_regular(st: os.stat_result) -> bool:
 
 
 @dataclass
+class _Batch:
+    """State shared by the lookups of one batch read."""
+
+    files: dict[str, tuple[str, str]] | None = None
+
+
+@dataclass
 class _Current:
     """A message file as found now, with its (validated) sidecar."""
 
@@ -460,15 +467,26 @@ class MaildirBackend(Backend):
 
     # --- finding files -------------------------------------------------------------------
 
-    def _find(self, folder_dir: Path, base: str, guesses: Iterable[str]) -> tuple[str, str] | None:
+    def _find(self, folder_dir: Path, base: str, guesses: Iterable[str],
+              batch: _Batch | None = None) -> tuple[str, str] | None:
         for rel in guesses:
             if rel and os.path.lexists(folder_dir / rel):
                 sub, _, name = rel.partition("/")
                 if split_name(name)[0] == base:
                     return sub, name
+        if batch is not None:
+            # One listing serves every miss of a batch (a table read right after
+            # another program renamed many files), trusted or not.
+            if batch.files is None:
+                batch.files = {b: (sub, name)
+                               for b, (sub, name, _) in list_messages(folder_dir).items()}
+            found = batch.files.get(base)
+            if found is not None:
+                return found
         return self._listings.lookup(folder_dir, base)
 
-    def _current(self, ctx: BackendContext, folder_dir: Path, msg: MessageRef) -> _Current:
+    def _current(self, ctx: BackendContext, folder_dir: Path, msg: MessageRef,
+                 batch: _Batch | None = None) -> _Current:
         """The message's file and up-to-date sidecar (derived again when the file
         changed or has none; properties reconciled with the flags in its name)."""
         base = msg.key
@@ -483,7 +501,8 @@ class MaildirBackend(Backend):
                 guesses.append(f"cur/{join_name(base, expected)}")
         guesses.append(f"new/{base}")
         for attempt in range(2):
-            found = self._find(folder_dir, base, guesses if attempt == 0 else ())
+            found = self._find(folder_dir, base, guesses if attempt == 0 else (),
+                               batch if attempt == 0 else None)
             if found is None:
                 raise ObjectNotFound(f"message {base} is gone from {folder_dir}")
             sub, name = found
@@ -513,7 +532,8 @@ class MaildirBackend(Backend):
         if mflags.reconcile(sidecar.content.props, current.flags):
             dirty = True
         if dirty and msg.mid:  # MID 0: the store's rescan reading a file not yet indexed
-            self._sidecars.save(folder_dir, WITH_FILE, msg.mid, sidecar)
+            # everything refreshed here can be derived again from the file: no fsync
+            self._sidecars.save(folder_dir, WITH_FILE, msg.mid, sidecar, durable=False)
         return current
 
     def _set_flags(self, folder_dir: Path, mid: int, current: _Current,
@@ -703,11 +723,11 @@ class MaildirBackend(Backend):
         return self._props(ctx, self._dir(ctx, folder), msg, wanted)
 
     def _props(self, ctx: BackendContext, folder_dir: Path, msg: MessageRef,
-               wanted: Sequence[PropTag] | None) -> Props:
+               wanted: Sequence[PropTag] | None, batch: _Batch | None = None) -> Props:
         if is_own_key(msg.key):
             props = self._load_own(folder_dir, msg).content.props
         else:
-            props = self._current(ctx, folder_dir, msg).sidecar.content.props
+            props = self._current(ctx, folder_dir, msg, batch).sidecar.content.props
         if wanted is None:
             return props
         out: Props = {}
@@ -721,9 +741,10 @@ class MaildirBackend(Backend):
                              msgs: Sequence[MessageRef], wanted: Sequence[PropTag] | None,
                              ) -> Iterator[tuple[MessageRef, Props]]:
         folder_dir = self._dir(ctx, folder)
+        batch = _Batch()
         for msg in msgs:
             try:
-                yield msg, self._props(ctx, folder_dir, msg, wanted)
+                yield msg, self._props(ctx, folder_dir, msg, wanted, batch)
             except ObjectNotFound:
                 continue
 

@@ -115,9 +115,13 @@ class Sidecars:
             logger.warning("ignoring undecodable sidecar %s", path, exc_info=True)
             return None
 
-    def save(self, folder_dir: Path, kind: str, mid: int, sidecar: Sidecar) -> None:
+    def save(self, folder_dir: Path, kind: str, mid: int, sidecar: Sidecar, *,
+             durable: bool = True) -> None:
+        """Write a sidecar atomically; ``durable=False`` skips the fsyncs for content
+        that can be derived again (a cache refresh on the read path)."""
         d = self.ensure_dir(folder_dir)
-        replace_file(d, self.file_name(kind, mid), encode_sidecar(sidecar), fsync=self._fsync)
+        replace_file(d, self.file_name(kind, mid), encode_sidecar(sidecar),
+                     fsync=self._fsync and durable)
 
     def delete(self, folder_dir: Path, kind: str, mid: int) -> bool:
         removed = unlink_quietly(self.path(folder_dir, kind, mid))

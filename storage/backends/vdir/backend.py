@@ -11,6 +11,7 @@ Folders
     that name (vdirsyncer pairs collections by name): a rename updates the
     ``displayname`` file only. The folder tree stays in the index; on disk the
     collections are flat. A marker in ``.groupware/`` finds the directory again.
+    Structural folders (root, IPM subtree, Finder ...) go to ``.groupware-folders/``.
 
 Items
     An item's key is its file name and its version ``<size>.<mtime_ns>.<inode>``, so
@@ -46,6 +47,7 @@ from groupware.types import PropTag
 from storage.backends.maildir.backend import check_directory_uri
 from storage.backends.maildir.fileio import fsync_dir, replace_file, unlink_quietly
 from storage.backends.maildir.folders import FolderLocator, subdirectories
+from storage.backends.maildir.names import VISIBLE_ROLES
 from storage.backends.maildir.sidecar import OWN_ONLY, WITH_FILE, Sidecar, Sidecars
 from storage.backends.vdir import mapping
 from storage.backends.vdir.contentlines import ContentError, parse, serialize
@@ -114,8 +116,15 @@ def item_file_name(uid: str, ext: str) -> str:
     return f"{hashlib.sha1(uid.encode(), usedforsecurity=False).hexdigest()}{ext}"
 
 
+HIDDEN_DIR = ".groupware-folders"
+"""Structural folders (the MAPI root, the IPM subtree, Finder ...) when every role is
+on one vdir: a dot directory, so khal's ``path = <root>/*`` does not list them."""
+
+
 def _collection_candidates(root: Path) -> Iterator[tuple[str, Path]]:
-    return subdirectories(root, lambda n: not n.startswith("."))
+    yield from subdirectories(root, lambda n: not n.startswith("."))
+    for name, path in subdirectories(root / HIDDEN_DIR, lambda n: not n.startswith(".")):
+        yield f"{HIDDEN_DIR}/{name}", path
 
 
 @dataclass
@@ -178,11 +187,14 @@ class VdirBackend(Backend):
         existing = self._key(ctx, folder)
         if existing is not None:
             return existing
-        base = collection_name(folder.name)
-        key, n = base, 1
-        while self._folders.read_marker(root / key) is not None:
-            n += 1
-            key = f"{base} ({n})"
+        if folder.role is not None and folder.role not in VISIBLE_ROLES:
+            key = f"{HIDDEN_DIR}/{folder.role}-{folder.fid:016x}"
+        else:
+            base = collection_name(folder.name)
+            key, n = base, 1
+            while self._folders.read_marker(root / key) is not None:
+                n += 1
+                key = f"{base} ({n})"
         path = root / key
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -301,7 +313,8 @@ class VdirBackend(Backend):
         sidecar.header.update({"name": msg.key, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                "ino": st.st_ino})
         if msg.mid:  # MID 0: the store's rescan reading a file not yet indexed
-            self._sidecars.save(coll, WITH_FILE, msg.mid, sidecar)
+            # derived again from the file and the old sidecar after a crash: no fsync
+            self._sidecars.save(coll, WITH_FILE, msg.mid, sidecar, durable=False)
         return _Item(msg.key, st, sidecar)
 
     def _merge(self, folder: FolderRef, name: str, data: bytes,

@@ -84,6 +84,21 @@ def test_maildir_plus_plus_layout(driver: Driver, root: Path) -> None:
     assert not (root / "maildirfolder").exists()
 
 
+def test_structural_folders_are_hidden_from_imap(driver: Driver, root: Path) -> None:
+    top = driver.folder(uri(root), "Root", role="root")
+    ipm = driver.folder(uri(root), "Top of Information Store", role="ipm_subtree", parent=top)
+    finder = driver.folder(uri(root), "Finder", role="finder", parent=top)
+    search = driver.folder(uri(root), "Unread Mail", parent=finder)
+    inbox = driver.folder(uri(root), "Inbox", role=FolderRole.INBOX, parent=ipm)
+    user = driver.folder(uri(root), "Receipts", parent=ipm)
+    assert inbox.key == "" and user.key == ".Receipts"
+    for hidden in (top, ipm, finder, search):
+        assert hidden.key.startswith("groupware-folders/")  # no dot: Dovecot ignores it
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == [".Receipts"]
+    assert driver.backend.move_folder(driver.ctx, user, finder, "Receipts").startswith(
+        "groupware-folders/")
+
+
 def test_mutf7_round_trip() -> None:
     for name in ("Entwürfe", "&", "日本語 メール", "a&b~c", "😀 smile"):
         assert decode_mutf7(encode_mutf7(name)) == name

@@ -149,6 +149,9 @@ def test_collections(driver: Driver, root: Path) -> None:
     assert (root / "Calendar" / "displayname").read_text() == "Kalender"
     driver.backend.delete_folder(driver.ctx, again)
     assert not (root / "Calendar (2)").exists()
+    top = driver.folder(uri(root), "Top of Information Store", role="ipm_subtree")
+    assert top.key.startswith(".groupware-folders/ipm_subtree-")  # khal's glob skips it
+    assert sorted(os.listdir(root)) == [".groupware-folders", "Calendar", "Work_Projects"]
 
 
 # --- items written through MAPI -----------------------------------------------------------
