@@ -65,6 +65,27 @@ def _wrap_rpc_proxy(server: GroupwareServer, listener: ListenerConfig, site: Any
     return RpcHttpFactory(site, proxy)
 
 
+def _mount_mapihttp(server: GroupwareServer, listener: ListenerConfig, root: Any) -> None:
+    """MAPI over HTTP: /mapi/nspi/ (the address book); /mapi/emsmdb/ will join it."""
+    from protocols.mapihttp.resource import MapiHttpResource, MapiRoot
+    from protocols.mapihttp.sessions import SessionTable
+    from protocols.nspi.http_service import NspiHttpService
+
+    sessions = server._components.get("mapihttp_sessions")
+    if sessions is None:
+        sessions = SessionTable(server.clock.monotonic,
+                                idle_timeout=server.config.outlook.session_timeout)
+        server._components["mapihttp_sessions"] = sessions
+    mapi = MapiRoot()
+    cfg = server.config.outlook
+    endpoint = NspiHttpService(server.get_address_book()).endpoint(
+        pending_period=cfg.pending_period, max_request=cfg.max_request_kb * 1024)
+    nspi: Any = MapiHttpResource(endpoint, server.get_auth(), sessions,
+                                 call_later=server.clock.call_later)
+    mapi.putChild(b"nspi", nspi)
+    root.putChild(b"mapi", mapi)
+
+
 # Wrappers around each HTTP listener's site factory (connection-level protocols).
 HTTP_FACTORY_WRAPPERS: list[Callable[[GroupwareServer, ListenerConfig, Any], Any]] = [
     _wrap_rpc_proxy,
@@ -74,6 +95,7 @@ HTTP_FACTORY_WRAPPERS: list[Callable[[GroupwareServer, ListenerConfig, Any], Any
 # Web protocols hang their resources on every HTTP listener's tree through these.
 HTTP_RESOURCES: list[Callable[[GroupwareServer, ListenerConfig, Any], None]] = [
     _mount_autodiscover,
+    _mount_mapihttp,
 ]
 
 

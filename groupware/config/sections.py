@@ -564,6 +564,31 @@ class Pop3Config:
             raise ConfigError(f"{path}.command_rate", "rates and timeouts must be positive")
 
 
+@dataclass(frozen=True)
+class OutlookConfig:
+    """[outlook] — MAPI over HTTP, the NSPI address book and RPC (Outlook's protocols)."""
+
+    session_timeout: float = 1800.0
+    """Seconds a MAPI/HTTP session context lives without requests (X-ExpirationInfo)."""
+    pending_period: float = 15.0
+    """Seconds between PENDING keep-alives of a MAPI/HTTP answer still being worked on."""
+    max_request_kb: int = 1024
+    """Largest MAPI/HTTP request body in KiB (larger: X-ResponseCode 9, Too Large)."""
+    address_book_cache_ttl: float = 30.0
+    """Seconds the address book listing is reused before it is read again (changes
+    appear in Outlook after at most this long)."""
+
+    def validate(self, path: str) -> None:
+        if self.session_timeout < 60:
+            raise ConfigError(f"{path}.session_timeout", "must be at least 60 seconds")
+        if not 0.1 <= self.pending_period <= 300:
+            raise ConfigError(f"{path}.pending_period", "must be between 0.1 and 300")
+        if not 16 <= self.max_request_kb <= 65536:
+            raise ConfigError(f"{path}.max_request_kb", "must be between 16 and 65536")
+        if self.address_book_cache_ttl < 0:
+            raise ConfigError(f"{path}.address_book_cache_ttl", "must not be negative")
+
+
 # The unprivileged defaults of the embedded setup; README's port table mirrors it.
 # ``available`` says whether this version ships the protocol; the others are listed so
 # the table is complete, and are switched on by the release that brings them.
@@ -623,6 +648,7 @@ class Config:
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     mapistore: MapiStoreConfig = field(default_factory=MapiStoreConfig)
+    outlook: OutlookConfig = field(default_factory=OutlookConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)

@@ -79,6 +79,8 @@ NSPI_VERIFY_NAMES = 0x2
 F_DELETE = 0x1
 MAX_COLUMNS = 100
 MAX_EXPLICIT = 100_000
+YIELD_EVERY = 256
+"""Rows built between two returns to the event loop (timers and other clients run)."""
 SUCCESS = 0
 ERRORS_RETURNED = ErrorCode.ecWarnWithErrors  # 0x00040380
 
@@ -371,7 +373,8 @@ class AddressBookHandler:
         cfg = server.config
         return cls(server.get_directory(), organization=cfg.server.organization,
                    hostname=cfg.server.hostname, base_url=public_base_url(cfg),
-                   server_facts=server.server_facts, clock=server.clock.monotonic)
+                   server_facts=server.server_facts, clock=server.clock.monotonic,
+                   cache_ttl=cfg.outlook.address_book_cache_ttl)
 
     # -- listing -------------------------------------------------------------------------
 
@@ -479,6 +482,14 @@ class AddressBookHandler:
             found = await self._directory.get(key)  # hidden entries keep working by MId
         return found
 
+    async def _objects(self, snap: GalSnapshot, mids: Sequence[int]) -> list[AbObject | None]:
+        out = []
+        for index, mid in enumerate(mids):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            out.append(await self._object(snap, mid))
+        return out
+
     def _container(self, snap: GalSnapshot, container_id: int) -> Container:
         key = self.mids.key(container_id)
         for c in snap.containers:
@@ -542,7 +553,7 @@ class AddressBookHandler:
         if explicit is not None:
             if len(explicit) > MAX_EXPLICIT:
                 raise NspiError(ErrorCode.ecTableTooBig)
-            objs = [await self._object(snap, mid) for mid in explicit]
+            objs = await self._objects(snap, explicit)
             rows = await self._rows(session, objs, list(explicit), columns, flags=flags,
                                     stat=stat)
             return stat, rows
@@ -575,7 +586,7 @@ class AddressBookHandler:
         columns = self._columns(tags, stat) if tags is not None else None
         snap = await self.snapshot()
         if explicit is not None:
-            objs = [await self._object(snap, mid) for mid in explicit]
+            objs = await self._objects(snap, explicit)
             hits = [(mid, o) for mid, o in zip(explicit, objs, strict=True)
                     if isinstance(o, Recipient) and _fold(o.display_name) >= wanted]
             stat.current_rec = hits[0][0] if hits else MID_END_OF_TABLE
@@ -1079,6 +1090,11 @@ class AddressBookHandler:
             raise NspiError(ErrorCode.ecTableTooBig, f"{len(tags)} columns")
         return [self._typed(t, stat) for t in tags]
 
+    def columns_for(self, tags: Sequence[int] | None, stat: Stat) -> list[int]:
+        """The columns a table answer has for these requested tags (the default set
+        when None), as transports that repeat the columns need them."""
+        return self._columns(tags, stat)
+
     def _default_props(self, obj: AbObject, stat: Stat) -> list[int]:
         string8 = PT_UNICODE if stat.code_page == CP_WINUNICODE else PT_STRING8
         return [t if t & 0xFFFF != PT_UNICODE else (t & 0xFFFF0000) | string8
@@ -1092,7 +1108,9 @@ class AddressBookHandler:
         photo_pid = T.PidTagThumbnailPhoto >> 16
         want_photo = any(t >> 16 == photo_pid for t in columns)
         out: list[Row] = []
-        for obj, mid in zip(objs, mids, strict=True):
+        for index, (obj, mid) in enumerate(zip(objs, mids, strict=True)):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # long answers must not stall the reactor
             if obj is None:
                 out.append([((t & 0xFFFF0000) | PT_ERROR, ErrorCode.ecNotFound)
                             for t in columns])

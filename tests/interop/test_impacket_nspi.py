@@ -9,7 +9,6 @@ Expectations come from the directory's own listing (``groupware ... list --json`
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from tests.interop.nspi_setup import (
     REPORTS_TO_ALICE,
     AddressBook,
     fold,
-    provision,
+    module_book,
 )
 
 pytestmark = pytest.mark.interop
@@ -46,35 +45,9 @@ TRANSPORTS = ["tcp", "http-basic", "http-ntlm"]
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest) -> Iterator[AddressBook]:
-    from tests.conftest import is_postgres
-
-    tmp = tmp_path_factory.mktemp("nspi")
-    if is_postgres():
-        url = request.getfixturevalue("_postgres_ready")
-        _truncate(url)
-    else:
-        import shutil
-
-        template: Path = request.getfixturevalue("_sqlite_template")
-        shutil.copyfile(template, tmp / "db.sqlite3")
-        url = f"sqlite:///{tmp / 'db.sqlite3'}"
-    book = provision(tmp, url)
+    book = module_book(tmp_path_factory, request)
     yield book
     book.server.stop()
-
-
-def _truncate(url: str) -> None:
-    import sqlalchemy as sa
-
-    from storage.db import Database, metadata
-
-    db = Database(url, pool_size=1)
-    try:
-        with db.engine.begin() as conn:
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        db.close()
 
 
 def connect(book: AddressBook, kind: str, interface: bytes = nspi.MSRPC_UUID_NSPI, *,
