@@ -22,7 +22,8 @@ pytestmark = pytest.mark.interop
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from mail_server(request, tmp_path_factory.mktemp("pop3"))
+    extra = "\n[pop3]\nmax_connections_per_address = 4\n"
+    yield from mail_server(request, tmp_path_factory.mktemp("pop3"), extra)
 
 
 def deliver(server: RunningServer, user: str, subject: str) -> None:
@@ -129,3 +130,23 @@ def test_implicit_tls_and_wrong_state(server: RunningServer) -> None:
     with pytest.raises(poplib.error_proto, match="No such message"):
         client.retr(99999)
     client.quit()
+
+
+def test_connections_per_address_are_limited(server: RunningServer) -> None:
+    port = server.port("pop3", "starttls")
+    open_ones = [poplib.POP3("127.0.0.1", port, timeout=10) for _ in range(4)]
+    with pytest.raises(poplib.error_proto, match=r"Too many connections"):
+        poplib.POP3("127.0.0.1", port, timeout=10)
+    for client in open_ones:
+        client.quit()
+    deadline = time.monotonic() + 5
+    while True:  # the server counts a connection down when it has seen it close
+        try:
+            client = poplib.POP3("127.0.0.1", port, timeout=10)
+            break
+        except poplib.error_proto:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert "TOP" in client.capa()
+    client.quit()
+    assert "too many connections from 127.0.0.1" in server.log()
