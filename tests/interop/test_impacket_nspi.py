@@ -16,7 +16,7 @@ from impacket.dcerpc.v5 import nspi, oxabref, rpcrt, transport
 from impacket.dcerpc.v5.dtypes import DWORD
 from impacket.http import AUTH_BASIC, AUTH_NTLM
 
-from tests.interop.nspi_setup import (
+from tests.protocols.nspi.running import (
     GROUP,
     HIDDEN,
     PASSWORD,

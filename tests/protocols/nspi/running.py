@@ -1,4 +1,4 @@
-"""A running server with an address book worth walking, for the NSPI interop tests.
+"""A running server with an address book worth walking, for the NSPI and MAPI/HTTP tests.
 
 Provisioned through the real CLI (``groupware import csv``, ``user set``, ``contact
 add``, ``domain add``) so the expectations come from the directory's own listing

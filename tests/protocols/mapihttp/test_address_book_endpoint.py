@@ -18,8 +18,8 @@ from protocols.mapihttp.client import MapiHttpClient
 from protocols.mapihttp.framing import ResponseCode
 from protocols.nspi.client import NspiHttpClient, NspiHttpError, stat
 from protocols.nspi.http_messages import REQUESTS, encode_fields
-from tests.interop.nspi_setup import PASSWORD, AddressBook, module_book
 from tests.interop.test_impacket_nspi import connect
+from tests.protocols.nspi.running import PASSWORD, AddressBook, module_book
 
 pytestmark = pytest.mark.interop
 
