@@ -361,8 +361,12 @@ class MaildirBackend(Backend):
             return
         self._folders.forget(root, ctx.mailbox_guid, folder.fid)
         if key == "":
-            # INBOX is the root, which holds every other folder: drop only our metadata.
+            # INBOX is the root, which holds every other folder: remove its messages and
+            # our metadata, never the subfolders.
+            for sub in ("new", "cur", "tmp"):
+                shutil.rmtree(root / sub, ignore_errors=True)
             shutil.rmtree(self._sidecars.meta_dir(root), ignore_errors=True)
+            self._listings.forget(root)
             return
         path = self._dir_of(root, key)
         self._listings.forget(path)

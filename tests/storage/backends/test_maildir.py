@@ -146,6 +146,14 @@ def test_delete_folder(driver: Driver, root: Path) -> None:
     driver.backend.delete_folder(driver.ctx, folder)
     assert not (root / ".Gone").exists()
     driver.backend.delete_folder(driver.ctx, folder)  # missing is fine
+    # INBOX (the root) moved to another backend: its mail goes, the subfolders stay
+    inbox = driver.folder(uri(root), "Inbox", role=FolderRole.INBOX)
+    kept = driver.folder(uri(root), "Kept")
+    driver.create(inbox, driver.mime(MAIL))
+    driver.create(kept, driver.mime(MAIL))
+    driver.backend.delete_folder(driver.ctx, inbox)
+    assert not (root / "new").exists() and not (root / "groupware-meta").exists()
+    assert files(root / ".Kept") != []
 
 
 # --- messages ------------------------------------------------------------------------
@@ -457,3 +465,50 @@ def test_check_uri(tmp_path: Path) -> None:
         backend.check_uri(BackendUri.parse(f"maildir://{tmp_path}/file/sub"))
     with pytest.raises(BackendNotAvailable):
         backend.check_uri(BackendUri.parse(f"vdir://{tmp_path}"))
+
+
+CRASH_WRITER = """
+import sys
+from pathlib import Path
+from storage.backends.maildir import MaildirBackend
+from groupware.types import FolderRole
+from tests.storage.backends.file_backend_harness import Driver
+root, work = Path(sys.argv[1]), Path(sys.argv[2])
+driver = Driver(MaildirBackend({"fsync": True}), work)
+inbox = driver.folder(f"maildir://{root}", "Inbox", role=FolderRole.INBOX)
+big = b"Subject: big\\r\\n\\r\\n" + b"0123456789abcdef" * 65536
+content = driver.mime(big)
+print("ready", flush=True)
+while True:
+    driver.create(inbox, content)
+"""
+
+
+def test_kill_9_leaves_only_whole_messages(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "mail"
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER, str(root), str(tmp_path)],
+                            stdout=subprocess.PIPE, cwd=Path(__file__).parents[3])
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    deadline = time.monotonic() + 10
+    while len(os.listdir(root / "new")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    size = len(b"Subject: big\r\n\r\n") + 16 * 65536
+    names = os.listdir(root / "new")
+    assert len(names) >= 3
+    for name in names:  # never a torn message under a name readers look at
+        assert (root / "new" / name).stat().st_size == size
+    # what the killed writer left in tmp/ is not a message, and goes once stale
+    d = Driver(MaildirBackend({"fsync": False}), tmp_path / "after")
+    inbox = d.folder(f"maildir://{root}", "Inbox", role=FolderRole.INBOX)
+    assert set(d.scan(inbox)) == {split_name(n)[0] for n in names}
+    old = time.time() - 40 * 3600
+    for leftover in os.listdir(root / "tmp"):
+        os.utime(root / "tmp" / leftover, (old, old))
+    d.scan(inbox)
+    assert os.listdir(root / "tmp") == []
+    d.close()
