@@ -87,6 +87,7 @@ class QueueHandler:
         self._wake: asyncio.Event | None = None
         self._closing = False
         self._busy = 0
+        self._inflight: set[int] = set()
 
     @property
     def delivery(self) -> DeliveryHandler:
@@ -235,6 +236,8 @@ class QueueHandler:
 
     async def _attempt(self, qid: int, route: str, items: list[Claimed]) -> None:
         self._busy += 1
+        ids = {c.id for c in items}
+        self._inflight |= ids
         try:
             msg = await self._load(qid)
             if msg is None:
@@ -254,6 +257,7 @@ class QueueHandler:
             logger.exception("queue: attempt for message %d failed", qid)
         finally:
             self._busy -= 1
+            self._inflight -= ids
 
     async def _deliver_local(self, msg: QueuedMessage, items: list[Claimed]) -> list[Outcome]:
         delivery = self.delivery
@@ -417,11 +421,25 @@ class QueueHandler:
         return n
 
     def close(self) -> None:
+        """Stop the runner; recipients it was still delivering are handed back at once
+        (their lease cleared) instead of waiting ``lease`` seconds after a restart."""
         self._closing = True
         self.kick()
         if self._task is not None:
             self._task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._inflight:
+            r = mail_queue_recipients.c
+            try:
+                with self._db.engine.begin() as conn:
+                    conn.execute(sa.update(mail_queue_recipients).where(
+                        r.id.in_(sorted(self._inflight)), r.status == QUEUED)
+                        .values(locked_until=0.0))
+                logger.info("queue: %d unfinished deliveries handed back",
+                            len(self._inflight))
+            except Exception as exc:  # they are retried when the lease ends
+                logger.warning("queue: could not hand back unfinished deliveries: %s", exc)
+            self._inflight.clear()
 
 
 def _outcome_of(exc: GroupwareError) -> Outcome:
