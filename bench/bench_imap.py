@@ -270,7 +270,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 async def idle_run(port: int, sessions: int, pid: int) -> dict[str, float]:
     clients: list[Client] = []
-    sem = asyncio.Semaphore(40)  # below the listen backlog
+    sem = asyncio.Semaphore(200)
 
     async def open_one() -> Client:
         async with sem:

@@ -92,10 +92,20 @@ HTTP_FACTORY_WRAPPERS: list[Callable[[GroupwareServer, ListenerConfig, Any], Any
 ]
 
 
+def _mount_activesync(server: GroupwareServer, listener: ListenerConfig, root: Any) -> None:
+    if not server.config.activesync.enabled:
+        return
+    from protocols.activesync.resource import ActiveSyncResource
+
+    resource: Any = ActiveSyncResource(server.get_activesync(), server.get_auth())
+    root.putChild(b"Microsoft-Server-ActiveSync", resource)
+
+
 # Web protocols hang their resources on every HTTP listener's tree through these.
 HTTP_RESOURCES: list[Callable[[GroupwareServer, ListenerConfig, Any], None]] = [
     _mount_autodiscover,
     _mount_mapihttp,
+    _mount_activesync,
 ]
 
 
@@ -303,9 +313,13 @@ class ListenerService(service.Service):
 
 def _endpoint_for(reactor: Any, listener: ListenerConfig) -> Any:
     address = listener.address
+    # A deep accept queue: thousands of IMAP/ActiveSync clients reconnect at once after
+    # a restart, and Twisted's default of 50 makes the rest wait for SYN retries.
     if ":" in address:
-        return endpoints.TCP6ServerEndpoint(reactor, listener.port, interface=address)
-    return endpoints.TCP4ServerEndpoint(reactor, listener.port, interface=address)
+        return endpoints.TCP6ServerEndpoint(reactor, listener.port, backlog=1024,
+                                            interface=address)
+    return endpoints.TCP4ServerEndpoint(reactor, listener.port, backlog=1024,
+                                        interface=address)
 
 
 @dataclass
