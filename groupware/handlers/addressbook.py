@@ -632,6 +632,9 @@ class AddressBookHandler:
         obj = await self._object(snap, mid)
         if obj is None:
             raise NspiError(ErrorCode.ecError, f"no object with MId {mid}")
+        if isinstance(obj, Recipient):
+            # A listing may omit what only a lookup reads (has_photo in LDAP).
+            obj = await self._directory.get(obj.id) or obj
         unicode = code_page == CP_WINUNICODE
         out = []
         for tag in _ALL_TAGS:
@@ -1116,7 +1119,9 @@ class AddressBookHandler:
                             for t in columns])
                 continue
             photo: bytes | None = None
-            if want_photo and isinstance(obj, Recipient) and obj.has_photo:
+            if want_photo and isinstance(obj, Recipient) and obj.kind is not \
+                    RecipientKind.GROUP:
+                # Not every directory knows has_photo without reading the photo itself.
                 photo = await self._directory.get_photo(obj.id)
             row: Row = []
             for tag in columns:
@@ -1224,7 +1229,7 @@ class AddressBookHandler:
         if pid == 0x0807 and r.kind is RecipientKind.ROOM and r.capacity is not None:
             return PT_LONG, int(r.capacity)
         if pid == 0x8C9E:
-            return (PT_BINARY, b"") if r.has_photo else None
+            return (PT_BINARY, b"") if r.has_photo else None  # GetPropList's answer
         if pid == 0x8005:
             manager = snap.by_id.get(r.manager_id or "")
             if manager is None:
