@@ -26,6 +26,7 @@ from storage.db import schema as db_schema
 if TYPE_CHECKING:
     from directory.credentials import CredentialStore
     from directory.interface import Directory
+    from groupware.handlers.activesync.handler import ActiveSyncHandler
     from groupware.handlers.addressbook import AddressBookHandler
     from groupware.handlers.auth import AuthHandler
     from groupware.handlers.delivery import DeliveryHandler
@@ -184,6 +185,13 @@ class GroupwareServer:
         from groupware.handlers.ntlm import NtlmCredentials
 
         return NtlmCredentials.from_server(self)
+
+    @cached_component
+    def get_activesync(self) -> ActiveSyncHandler:
+        """ActiveSync devices, sync states and the Ping long-polls (one per process)."""
+        from groupware.handlers.activesync.handler import ActiveSyncHandler
+
+        return ActiveSyncHandler(self)
 
     @cached_component
     def get_certificate(self) -> CertificatePaths:

@@ -565,6 +565,83 @@ class Pop3Config:
 
 
 @dataclass(frozen=True)
+class ActiveSyncConfig:
+    """[activesync] — Exchange ActiveSync for phones (``/Microsoft-Server-ActiveSync``)."""
+
+    enabled: bool = True
+    """Serve ActiveSync on the HTTP listeners."""
+    require_provisioning: bool = True
+    """Devices must accept the policy (Provision) before they may sync."""
+    policy_device_password_enabled: bool = False
+    """Policy: the device must have a password."""
+    policy_alphanumeric_password_required: bool = False
+    """Policy: the password must contain letters and digits."""
+    policy_min_password_length: int = 4
+    """Policy: shortest device password (1-16)."""
+    policy_max_inactivity_lock: int = 900
+    """Policy: seconds of inactivity before the device locks itself; 0 = no limit."""
+    policy_max_password_failed_attempts: int = 8
+    """Policy: wrong passwords before the device wipes itself (4-16); 0 = no limit."""
+    policy_password_expiration_days: int = 0
+    """Policy: days a device password is valid; 0 = forever."""
+    policy_password_history: int = 0
+    """Policy: earlier passwords that may not be reused."""
+    policy_require_device_encryption: bool = False
+    """Policy: the device storage must be encrypted."""
+    policy_allow_simple_password: bool = True
+    """Policy: simple passwords such as 1111 or 1234 are allowed."""
+    policy_attachments_enabled: bool = True
+    """Policy: attachments may be downloaded to the device."""
+    policy_max_attachment_size: int = 0
+    """Policy: largest attachment in bytes the device downloads; 0 = no limit."""
+    policy_allow_camera: bool = True
+    """Policy: the device camera may be used."""
+    min_heartbeat: int = 60
+    """Shortest Ping/Sync heartbeat in seconds a device may ask for (Status 5/14 below)."""
+    max_heartbeat: int = 3540
+    """Longest Ping/Sync heartbeat in seconds (MS-ASCMD allows up to 3540)."""
+    default_window_size: int = 100
+    """Items per Sync response when the device names no WindowSize."""
+    max_window_size: int = 512
+    """Most items per Sync response whatever the device asks (MS-ASCMD caps at 512)."""
+    time_budget: float = 20.0
+    """Seconds a Sync spends exporting before it answers with MoreAvailable (clients
+    time out: Android after about 30 s)."""
+    max_ping_folders: int = 300
+    """Folders one Ping may watch (Status 6 with MaxFolders above)."""
+    max_request_size: int = 67108864
+    """Largest request body in bytes (a SendMail with attachments); larger get HTTP 413."""
+    loop_retries: int = 3
+    """Times a device may resend the same SyncKey before its window shrinks; once the
+    window is 1 and it still fails, the item is skipped and logged."""
+    gal_max_results: int = 100
+    """Most results of a GAL Search, Find or ResolveRecipients."""
+    max_picture_size: int = 102400
+    """Largest contact photo in bytes sent in GAL results."""
+
+    def validate(self, path: str) -> None:
+        if not 1 <= self.policy_min_password_length <= 16:
+            raise ConfigError(f"{path}.policy_min_password_length", "must be between 1 and 16")
+        if not 1 <= self.min_heartbeat <= self.max_heartbeat <= 3540:
+            raise ConfigError(f"{path}.max_heartbeat",
+                              "need 1 <= min_heartbeat <= max_heartbeat <= 3540")
+        if not 1 <= self.default_window_size <= self.max_window_size <= 512:
+            raise ConfigError(f"{path}.max_window_size",
+                              "need 1 <= default_window_size <= max_window_size <= 512")
+        if self.time_budget <= 0:
+            raise ConfigError(f"{path}.time_budget", "must be positive")
+        for name in ("max_ping_folders", "loop_retries", "gal_max_results",
+                     "max_request_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
+        for name in ("policy_max_inactivity_lock", "policy_max_password_failed_attempts",
+                     "policy_password_expiration_days", "policy_password_history",
+                     "policy_max_attachment_size", "max_picture_size"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}", "must not be negative")
+
+
+@dataclass(frozen=True)
 class OutlookConfig:
     """[outlook] — MAPI over HTTP, the NSPI address book and RPC (Outlook's protocols)."""
 
@@ -654,6 +731,7 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     pop3: Pop3Config = field(default_factory=Pop3Config)
+    activesync: ActiveSyncConfig = field(default_factory=ActiveSyncConfig)
     listeners: list[ListenerConfig] = field(default_factory=default_listeners)
 
     def validate(self, path: str) -> None:
