@@ -4,6 +4,7 @@ value rules (HasValue, 32-bit counts, flagged rows) and garbage."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import uuid
 from typing import Any
@@ -159,10 +160,8 @@ def test_every_type_round_trips(name: str) -> None:
 @given(data=st.binary(max_size=300))
 def test_garbage_raises_invalid_input_only(name: str, data: bytes) -> None:
     for fields in REQUESTS[name]:
-        try:
+        with contextlib.suppress(InvalidInput):
             decode_fields(data, fields)
-        except InvalidInput:
-            pass
 
 
 def test_counts_bounded_before_allocation() -> None:
