@@ -72,3 +72,200 @@ def test_sync_of_a_filled_inbox(server: RunningServer, filler: Filler) -> None:
     assert subjects == sorted(f"hello {i}" for i in range(30))
     body = next(f for f in seen.values() if f.get("Email.Subject") == "hello 7")
     assert "Body number 7." in str(body.get("AirSyncBase.Data"))
+
+
+def _initial(c: Client, folder: str) -> tuple[str, dict[str, dict[str, str]]]:
+    key = c.sync_folder(folder, "0").sync_key
+    items: dict[str, dict[str, str]] = {}
+    while True:
+        result = c.sync_folder(folder, key, window_size=50)
+        key = result.sync_key
+        for item in result.added:
+            items[item.server_id] = item.fields
+        if not result.more_available:
+            return key, items
+
+
+def _mid(server_id: str) -> int:
+    from storage.mapistore.ids import mid_of
+
+    return int(mid_of(int(server_id.rpartition(":")[2])))
+
+
+def test_read_flag_both_ways(server: RunningServer, filler: Filler) -> None:
+    from pyactivesync.models import EmailChange
+
+    filler.deliver("alice", [make_message("flag me"), make_message("leave me")])
+    with client(server, "alice", "flags1") as c:
+        c.provision()
+        inbox = next(f.id for f in c.list_folders() if int(f.type) == 2)
+        key, items = _initial(c, inbox)
+        sid = next(k for k, v in items.items() if v.get("Email.Subject") == "flag me")
+        assert items[sid]["Email.Read"] == "0"
+        result = c.apply_email_changes(inbox, key, [EmailChange(sid, read=True)])
+        assert result.statuses[sid] == "1"
+        info = filler.store_call("get_message_info", "alice", _mid(sid))
+        assert info.read is True
+        # The client's own change is not echoed back.
+        again = c.sync_folder(inbox, result.sync_key)
+        assert sid not in {i.server_id for i in again.changed}
+        # A change on the server side shows up in the next Sync.
+        filler.store_call("set_read", "alice", [_mid(sid)], False)
+        later = c.sync_folder(inbox, again.sync_key)
+        changed = {i.server_id: i.fields for i in later.changed}
+        assert changed[sid]["Email.Read"] == "0"
+
+
+def test_server_moves_and_deletes_reach_the_device(server: RunningServer,
+                                                   filler: Filler) -> None:
+    mids = filler.deliver("alice", [make_message(f"move {i}") for i in range(3)])
+    with client(server, "alice", "moves1") as c:
+        c.provision()
+        folders = c.list_folders()
+        inbox = next(f.id for f in folders if int(f.type) == 2)
+        junk = next(f.id for f in folders if f.name == "Junk E-mail")
+        key, items = _initial(c, inbox)
+        jkey, _ = _initial(c, junk)
+        by_subject = {v["Email.Subject"]: k for k, v in items.items()}
+        filler.store_call("move_messages", "alice", [mids[0]],
+                          filler.folder_fid("alice", "junk"))
+        filler.store_call("delete_messages", "alice", [mids[1]], hard=True)
+        result = c.sync_folder(inbox, key)
+        assert set(result.deleted) == {by_subject["move 0"], by_subject["move 1"]}
+        moved = c.sync_folder(junk, jkey)
+        assert [i.fields["Email.Subject"] for i in moved.added] == ["move 0"]
+
+
+def test_client_delete_and_move(server: RunningServer, filler: Filler) -> None:
+    from pyactivesync.models import EmailChange
+
+    filler.deliver("alice", [make_message("delete me"), make_message("move me")])
+    with client(server, "alice", "del1") as c:
+        c.provision()
+        folders = c.list_folders()
+        inbox = next(f.id for f in folders if int(f.type) == 2)
+        deleted = next(f.id for f in folders if int(f.type) == 4)
+        drafts = next(f.id for f in folders if int(f.type) == 3)
+        key, items = _initial(c, inbox)
+        dkey, _ = _initial(c, deleted)
+        rkey, _ = _initial(c, drafts)
+        by_subject = {v["Email.Subject"]: k for k, v in items.items()}
+        res = c.apply_email_changes(inbox, key, [EmailChange(by_subject["delete me"],
+                                                             delete=True)])
+        assert res.statuses[by_subject["delete me"]] == "1"
+        # Deleted as a move: it shows up in Deleted Items.
+        trash = c.sync_folder(deleted, dkey)
+        assert "delete me" in [i.fields["Email.Subject"] for i in trash.added]
+        new_id = c.move_item(by_subject["move me"], inbox, drafts)
+        assert new_id.startswith(drafts + ":")
+        # Neither side echoes the move back to the device that made it.
+        moved = c.sync_folder(drafts, rkey)
+        assert moved.added == []
+        after = c.sync_folder(inbox, res.sync_key)
+        assert by_subject["move me"] not in after.deleted
+
+
+def test_attachment_fetch_is_byte_equal(server: RunningServer, filler: Filler) -> None:
+    import os
+
+    data = os.urandom(150_000) + b"\x00\xff" * 10
+    filler.deliver("bob", [make_message("with attachment", attachment=("blob.bin", data))])
+    with client(server, "bob", "att1") as c:
+        c.provision()
+        inbox = next(f.id for f in c.list_folders() if int(f.type) == 2)
+        _key, items = _initial(c, inbox)
+        sid = next(k for k, v in items.items() if v.get("Email.Subject") == "with attachment")
+        fetched = c.fetch_item(inbox, sid)
+        assert fetched.attachments, fetched
+        att = fetched.attachments[0]
+        assert att.display_name == "blob.bin"
+        assert c.fetch_attachment(att.file_reference) == data
+
+
+def test_gal_search_and_resolve_recipients(server: RunningServer) -> None:
+    with client(server, "alice", "gal1") as c:
+        c.provision()
+        found = c.search_gal("bob")
+        assert [e.email_address for e in found] == ["bob@example.test"]
+        assert found[0].display_name == "Bob"
+        resolved = c.resolve_recipients("bob@example.test")
+        assert [r.email_address for r in resolved] == ["bob@example.test"]
+        assert c.search_gal("nobody-here") == []
+
+
+def test_sendmail_lands_in_sent_items_and_the_recipient_inbox(server: RunningServer) -> None:
+    import email.message
+    import imaplib
+    import time
+    import uuid
+
+    subject = f"eas sendmail {uuid.uuid4().hex[:8]}"
+    msg = email.message.EmailMessage()
+    msg["From"] = "alice@example.test"
+    msg["To"] = "bob@example.test"
+    msg["Subject"] = subject
+    msg.set_content("Sent from a phone.\n")
+    with client(server, "alice", "send1") as c:
+        c.provision()
+        sent = next(f.id for f in c.list_folders() if int(f.type) == 5)
+        key = c.sync_folder(sent, "0").sync_key
+        c.send_mail(msg)
+        result = c.sync_folder(sent, key)
+        assert subject in [i.fields.get("Email.Subject") for i in result.added]
+    # The recipient reads it over IMAP (the delivery pipeline's mailbox).
+    deadline = time.monotonic() + 15
+    found = False
+    while time.monotonic() < deadline and not found:
+        imap = imaplib.IMAP4("127.0.0.1", server.port("imap", "starttls"), timeout=10)
+        imap.login("bob@example.test", PASSWORDS["bob"])
+        imap.select("INBOX")
+        typ, data = imap.search(None, "SUBJECT", f'"{subject}"')
+        found = typ == "OK" and bool(data[0].split())
+        imap.logout()
+        if not found:
+            time.sleep(0.2)
+    assert found, "SendMail did not reach bob's Inbox"
+
+
+def test_ping_answers_within_a_second_of_a_change(server: RunningServer,
+                                                  filler: Filler) -> None:
+    import threading
+    import time
+
+    filler.deliver("carol", [])  # nothing; carol may not sync (mobile disabled)
+    with client(server, "alice", "ping1") as pinger, client(server, "alice", "ping2") as other:
+        pinger.provision()
+        other.provision()
+        folders = pinger.list_folders()
+        inbox = next(f.id for f in folders if int(f.type) == 2)
+        drafts = next(f.id for f in folders if int(f.type) == 3)
+        _initial(pinger, inbox)
+        filler.deliver("alice", [make_message("to be moved")], role="drafts")
+        _dkey, ditems = _initial(other, drafts)
+        moving = next(k for k, v in ditems.items() if v["Email.Subject"] == "to be moved")
+        result: dict[str, object] = {}
+
+        def run() -> None:
+            res = pinger.ping(inbox, heartbeat=120, timeout=60)
+            result["status"] = res.status
+            result["folders"] = res.changed_folder_ids
+            result["at"] = time.monotonic()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive(), result
+        moved_at = time.monotonic()
+        other.move_item(moving, drafts, inbox)
+        thread.join(10)
+        assert result["status"] == "2"
+        assert result["folders"] == [inbox]
+        assert float(result["at"]) - moved_at < 1.0  # type: ignore[arg-type]
+
+
+def test_feature_disabled_user_is_refused(server: RunningServer) -> None:
+    import requests
+
+    with client(server, "carol", "refused1") as c, pytest.raises(requests.HTTPError) as info:
+        c.provision()
+    assert info.value.response.status_code == 401

@@ -34,6 +34,8 @@ argon2_parallelism = 1
 LISTENERS = [
     {"protocol": "http", "address": "127.0.0.1", "port": 0, "tls": "none"},
     {"protocol": "imap", "address": "127.0.0.1", "port": 0, "tls": "starttls"},
+    # An LMTP listener starts the queue runner that delivers what SendMail submits.
+    {"protocol": "lmtp", "address": "127.0.0.1", "port": 0, "tls": "none"},
 ]
 
 
@@ -104,6 +106,28 @@ class Filler:
             info = await store.deliver(sid, content, mime=raw, fid=folder.fid)
             out.append(int(info.mid))
         return out
+
+    def store_call(self, name: str, user: str, *args: Any, **kw: Any) -> Any:
+        """Call a MapiStore method on ``user``'s store: ``store_call("set_read", "bob", ...)``."""
+        async def main() -> Any:
+            sid = await self.store_id(user)
+            return await getattr(self.server.get_mapistore(), name)(sid, *args, **kw)
+
+        return self.run(main())
+
+    async def store_id(self, user: str) -> int:
+        info = await self.server.get_mapistore().find_store(
+            user_id=(await self.server.get_directory().find_address(
+                f"{user}@example.test")).user_id)
+        assert info is not None
+        return int(info.id)
+
+    def folder_fid(self, user: str, role: str) -> int:
+        async def main() -> int:
+            sid = await self.store_id(user)
+            return int((await self.server.get_mapistore().folder_by_role(sid, role)).fid)
+
+        return int(self.run(main()))
 
     def close(self) -> None:
         self.server.close()
