@@ -1,7 +1,9 @@
-"""The default blob store: one file per blob under ``<root>/ab/cd/<sha256>``.
+"""The default blob store: one file per blob under ``<root>/ab/<sha256>``.
 
-Two levels of 256 directories keep directories small (a million blobs is ~15 files
-per leaf). A blob is written to a temporary file in its final directory, fsynced,
+256 directories (named by the first byte of the hash) keep each small enough for any
+file system (a million blobs is ~4,000 files per directory, fine for ext4/xfs hashed
+directories) while a new directory is rare: each is created once, and its parent
+fsynced then. A blob is written to a temporary file in its final directory, fsynced,
 renamed into place and the directory fsynced, so a crash (kill -9 or power loss)
 leaves either the whole blob or none of it, never a truncated one under a valid name.
 Left-over temporary files (``.tmp-*``) are removed by :meth:`collect_garbage`.
@@ -42,12 +44,17 @@ class FilesystemBlobStore(BlobStore):
 
     def path_of(self, ref: BlobRef) -> Path:
         ref = check_blob_ref(ref)
-        return self.root / ref[:2] / ref[2:4] / ref
+        return self.root / ref[:2] / ref
 
     def _dir_for(self, ref: BlobRef) -> Path:
-        d = self.root / ref[:2] / ref[2:4]
+        d = self.root / ref[:2]
         if d not in self._made_dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True)
+            except FileExistsError:
+                pass
+            else:
+                self._sync_dir(self.root)  # the new directory's own name is durable
             self._made_dirs.add(d)
         return d
 
@@ -156,12 +163,9 @@ class FilesystemBlobStore(BlobStore):
         for top in sorted(self.root.iterdir()):
             if not top.is_dir() or len(top.name) != 2:
                 continue
-            for sub in sorted(top.iterdir()):
-                if not sub.is_dir():
-                    continue
-                for entry in os.scandir(sub):
-                    if is_blob_ref(entry.name):
-                        yield BlobRef(entry.name), entry.stat().st_mtime
+            for entry in os.scandir(top):
+                if is_blob_ref(entry.name):
+                    yield BlobRef(entry.name), entry.stat().st_mtime
 
     def collect_garbage(self, referenced: Iterable[BlobRef], *, grace: float,
                         now: float) -> list[BlobRef]:

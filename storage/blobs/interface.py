@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NewType
@@ -13,6 +14,11 @@ BlobRef = NewType("BlobRef", str)
 """SHA-256 of the blob's bytes as 64 lower-case hex digits."""
 
 _REF = re.compile(r"[0-9a-f]{64}")
+
+
+def blob_ref_of(data: bytes) -> BlobRef:
+    """The reference ``data`` gets when stored (its SHA-256), without storing it."""
+    return BlobRef(hashlib.sha256(data).hexdigest())
 
 
 def is_blob_ref(value: object) -> bool:

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -179,6 +180,8 @@ class StoreBase:
         self.clock = clock
         self._publish = publish
         self._meta: dict[StoreId, StoreMeta] = {}
+        self.blob_writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blobs")
+        """Writes MIME originals while their transaction runs (see MessageOps)."""
         self.limits = Limits(
             max_message_size=self.config.max_message_mb << 20,
             max_value_size=self.config.max_value_mb << 20,

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from groupware.types import ChangeNumber, FolderId, MessageId, StoreId
 from storage.db.tables_mapistore import folders, messages, stores, tombstones
+from storage.mapistore import fastsql
 from storage.mapistore.errors import ObjectNotFound, SyncStateTooOld
 from storage.mapistore.ids import fid_of, mid_of
 
@@ -274,8 +275,8 @@ class Index:
         """One statement for the hot path: take ``cns`` change numbers and ``ids``
         GLOBCNTs and add ``size`` bytes to the store, returning what the quota check
         needs. Locks the store row like :meth:`allocate_cns`."""
-        row = conn.execute(_ALLOCATE, {"b_store": store, "b_cns": cns, "b_ids": ids,
-                                       "b_size": size}).first()
+        row = fastsql.execute(conn, _ALLOCATE, {"b_store": store, "b_cns": cns, "b_ids": ids,
+                                                "b_size": size}).first()
         if row is None:
             raise ObjectNotFound(f"mailbox store {store} does not exist")
         return Allocation(int(row.last_cn) - cns + 1, int(row.last_globcnt) - ids + 1,
@@ -288,7 +289,7 @@ class Index:
         params = {"b_store": store, "b_fid": fid, "b_n": n, "b_cn": cn, "b_now": self.clock()}
         for name in _COUNTERS:
             params[f"b_{name}"] = deltas.get(name, 0)
-        row = conn.execute(_CLAIM_UIDS, params).first()
+        row = fastsql.execute(conn, _CLAIM_UIDS, params).first()
         if row is None:
             raise ObjectNotFound(f"folder {fid:#x} does not exist in store {store}")
         return folder_record(row)
@@ -416,7 +417,7 @@ class Index:
         values.setdefault("modified_at", now)
         for name, default in _MESSAGE_DEFAULTS.items():
             values.setdefault(name, default)
-        conn.execute(_INSERT_MESSAGE, values)
+        fastsql.execute(conn, _INSERT_MESSAGE, values)
 
     def message(self, conn: sa.Connection, store: int, mid: int) -> MessageRecord:
         row = conn.execute(sa.select(messages).where(

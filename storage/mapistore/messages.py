@@ -10,6 +10,7 @@ writes the backend and the index, and collects events published after commit.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -33,11 +34,13 @@ from groupware.mapi.restrictions import (
 from groupware.notifier import Event
 from groupware.types import ChangeNumber, FolderId, MessageId, PropTag, StoreId, UserId
 from storage.blobs import BlobRef
+from storage.blobs.interface import blob_ref_of
 from storage.db.tables_mapistore import read_states, receive_folders
-from storage.mapistore import tags
+from storage.mapistore import fastsql, tags
 from storage.mapistore.backend import Backend, resolve_blob_value
 from storage.mapistore.base import StoreBase, StoreMeta, indexed, message_computed
 from storage.mapistore.errors import (
+    BackendError,
     InvalidParameter,
     InvalidRestriction,
     ObjectNotFound,
@@ -157,15 +160,25 @@ class MessageOps(StoreBase):
     # --- preparing content (outside any transaction) --------------------------------
 
     def _prepare(self, content: MessageContent, mime: bytes | BlobRef | None,
-                 *, delivery: bool) -> tuple[MessageContent, int]:
-        """Validate and store blobs (runs in a worker thread: blob writes fsync)."""
+                 *, delivery: bool, defer_mime: bool = False,
+                 ) -> tuple[MessageContent, int, bytes | None]:
+        """Validate and store blobs (runs in a worker thread: blob writes fsync).
+
+        With ``defer_mime`` the MIME original is only hashed and returned for the
+        caller to write in parallel with the transaction (see :meth:`_write_mime`).
+        """
         normal, size = normalize_content(content, self.limits)
+        pending: bytes | None = None
         if isinstance(mime, bytes | bytearray):
             if len(mime) > self.limits.max_message_size:
                 from storage.mapistore.errors import MessageTooBig
 
                 raise MessageTooBig(f"MIME original of {len(mime)} bytes is too big")
-            normal.mime = self.blobs.put(bytes(mime))
+            if defer_mime:
+                pending = bytes(mime)
+                normal.mime = blob_ref_of(pending)
+            else:
+                normal.mime = self.blobs.put(bytes(mime))
             size += len(mime)
         elif mime is not None:
             from storage.blobs.interface import check_blob_ref
@@ -180,7 +193,16 @@ class MessageOps(StoreBase):
         if delivery:
             props.setdefault(tags.MESSAGE_DELIVERY_TIME, now)
         _prepared_flags(props, normal)
-        return offload_large_values(normal, self.blobs, self.limits.blob_threshold), size
+        return offload_large_values(normal, self.blobs, self.limits.blob_threshold), size, pending
+
+    def _write_mime(self, data: bytes | None) -> concurrent.futures.Future[BlobRef] | None:
+        """Start writing a MIME original on the blob writers. The transaction that
+        references it waits for the write (``.result()``) before it commits, so a
+        committed message never points at a blob that is not durable, while the
+        fsyncs overlap the SQL work."""
+        if data is None:
+            return None
+        return self.blob_writer.submit(self.blobs.put, data)
 
     def _check_quota(self, conn: sa.Connection, store: int, grow: int, *, delivery: bool) -> None:
         if grow <= 0:
@@ -209,25 +231,30 @@ class MessageOps(StoreBase):
         already stored). ``mid`` may name an id the client reserved (RopGetLocalReplicaIds);
         otherwise one is allocated. Refused above the send quota."""
         pcl = foreign_pcl(content.props)
-        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
+        prepared, size, pending = await asyncio.to_thread(
+            self._prepare, content, mime, delivery=False, defer_mime=True)
         return await self.write("create_message", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=read, associated=associated,
-                                mid=mid, delivery=False, pcl=pcl)
+                                mid=mid, delivery=False, pcl=pcl,
+                                mime_written=self._write_mime(pending))
 
     async def deliver(self, store: StoreId, content: MessageContent, *,
                       mime: bytes | BlobRef | None = None,
                       fid: FolderId | None = None) -> MessageInfo:
         """Deliver incoming mail: into ``fid`` or the receive folder of its message class
         (MS-OXCSTOR 3.2.5.2). Refused above the receive quota; publishes ``new_mail``."""
-        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=True)
+        prepared, size, pending = await asyncio.to_thread(
+            self._prepare, content, mime, delivery=True, defer_mime=True)
         return await self.write("deliver", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=False, associated=False,
-                                mid=None, delivery=True, pcl=None)
+                                mid=None, delivery=True, pcl=None,
+                                mime_written=self._write_mime(pending))
 
     def _create_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
                     fid: FolderId | None, content: MessageContent, size: int, read: bool,
                     associated: bool, mid: MessageId | None, delivery: bool,
-                    pcl: bytes | None) -> MessageInfo:
+                    pcl: bytes | None,
+                    mime_written: concurrent.futures.Future[BlobRef] | None) -> MessageInfo:
         # The append path: six statements (store counters, folder counters + UID, the
         # backend's rows, the index row), built once (see Index.allocate/claim_uids).
         meta = self.meta(conn, store)
@@ -261,6 +288,11 @@ class MessageOps(StoreBase):
             read_cn=cn, is_read=read, associated=associated, soft_deleted=False,
             message_class=message_class, size=size, backend_key=result.key,
             backend_version=result.version, pcl=pcl, created_at=now, modified_at=now)
+        if mime_written is not None:
+            try:
+                mime_written.result()  # durable before the commit that references it
+            except OSError as exc:
+                raise BackendError(f"blob store cannot take the MIME original: {exc}") from exc
         ids = (ref.mid,)
         events.append(self.event("created", store, folder.fid, ids, cn, object="message",
                                  uid=uid))
@@ -301,7 +333,7 @@ class MessageOps(StoreBase):
 
     def _receive_fid(self, conn: sa.Connection, store: int, message_class: str) -> int:
         """Folder of the longest receive-folder class that prefixes ``message_class``."""
-        rows = conn.execute(_RECEIVE_FOLDERS, {"b_store": store})
+        rows = fastsql.execute(conn, _RECEIVE_FOLDERS, {"b_store": store})
         key = message_class.casefold()
         best: tuple[int, int] | None = None
         for row in rows:
@@ -484,7 +516,8 @@ class MessageOps(StoreBase):
                            mime: bytes | BlobRef | None = None) -> ChangeNumber:
         """Replace a message's whole content (properties, recipients, attachments)."""
         pcl = foreign_pcl(content.props)
-        prepared, size = await asyncio.to_thread(self._prepare, content, mime, delivery=False)
+        prepared, size, _ = await asyncio.to_thread(self._prepare, content, mime,
+                                                    delivery=False)
         return await self.write("save_message", self._save_txn, store=store, mid=mid,
                                 content=prepared, size=size, pcl=pcl)
 

@@ -29,4 +29,5 @@ class MapiStore(MaintenanceOps):
         self.registry.check([*self.config.roles.values(), *extra_uris])
 
     def close(self) -> None:
+        self.blob_writer.shutdown(wait=True)
         self.registry.close()

@@ -32,7 +32,7 @@ from storage.db.tables_mapistore import (
     sql_messages,
     sql_recipients,
 )
-from storage.mapistore import propcodec, tags
+from storage.mapistore import fastsql, propcodec, tags
 from storage.mapistore.backend import (
     Backend,
     BackendContext,
@@ -96,7 +96,7 @@ class SqlBackend(Backend):
 
     def _insert(self, ctx: BackendContext, fid: int, mid: int, content: MessageContent) -> None:
         conn = ctx.conn
-        conn.execute(_INSERT_MESSAGE, {
+        fastsql.execute(conn, _INSERT_MESSAGE, {
             "store_id": ctx.store, "mid": mid, "fid": fid,
             "props": propcodec.encode_props(content.props), "mime_ref": content.mime,
             **hot_values(content.props)})

@@ -19,6 +19,7 @@ come with a MIME original unless the backend has ``MESSAGES_WITHOUT_MIME``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,10 @@ def conformance_events() -> list[Event]:
 
 @pytest.fixture
 def conformance_store(database: Database, tmp_path: Path, backend_roles: dict[str, str],
-                      conformance_events: list[Event]) -> SyncStore:
+                      conformance_events: list[Event]) -> Iterator[SyncStore]:
     store = build_store(database, tmp_path, backend_roles, conformance_events)
-    return SyncStore(store)
+    yield SyncStore(store)
+    store.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ def events() -> list[Event]:
 
 
 @pytest.fixture
-def store(database: Database, tmp_path: Path, events: list[Event]) -> SyncStore:
-    return SyncStore(build_store(database, tmp_path, events=events))
+def store(database: Database, tmp_path: Path, events: list[Event]) -> Iterator[SyncStore]:
+    built = build_store(database, tmp_path, events=events)
+    yield SyncStore(built)
+    built.close()
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ async def main(url: str, blob_dir: str, store_id: int, fid: int, first: int, las
             sys.stdout.write(f"ack {n} {info.mid} {info.uid} {info.cn}\n")
             sys.stdout.flush()
     finally:
+        store.close()
         db.close()
 
 
