@@ -26,6 +26,7 @@ from groupware.handlers.activesync.handler import (
     CollectionRequest,
     CollectionResult,
     EasSession,
+    FetchedMessage,
     InvalidSyncKey,
     ItemData,
     OutItem,
@@ -37,7 +38,6 @@ from protocols.activesync import content
 from protocols.activesync.errors import status_for
 from protocols.activesync.request import EasRequest
 from protocols.activesync.wbxml import Element, WbxmlWriter
-from storage.activesync.mailbox import FetchedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -985,17 +985,16 @@ async def search(ctx: Context, tree: Element | None) -> Reply:
         w.element("Search:Range", f"{lo}-{lo + len(page) - 1}" if page else "0-0")
         w.element("Search:Total", str(len(found)))
     elif name == "mailbox":
-        query = store.find("Search:Query")
-        words, folders, after = _mailbox_query(query)
+        words, folders, after = _mailbox_query(store.find("Search:Query"))
+        hits: list[FetchedMessage]
         try:
             hits = await ctx.session.search_mailbox(folders, words, limit=hi + 1,
                                                     received_after=after)
         except NotFound:
             hits = []
-        page = hits[lo:hi + 1]
         w.element("Search:Status", "1")
         opts = content.parse_options(options)
-        for msg in page:
+        for msg in hits[lo:hi + 1]:
             sid = item_sid(msg.info.fid, msg.info.mid)
             w.start("Search:Result")
             w.element("AirSync:Class", "Email")
@@ -1012,7 +1011,8 @@ async def search(ctx: Context, tree: Element | None) -> Reply:
                 write_element(w, child)
             w.end()
             w.end()
-        w.element("Search:Range", f"{lo}-{lo + len(page) - 1}" if page else "0-0")
+        shown = len(hits[lo:hi + 1])
+        w.element("Search:Range", f"{lo}-{lo + shown - 1}" if shown else "0-0")
         w.element("Search:Total", str(len(hits)))
     else:
         w.element("Search:Status", "3")
@@ -1023,7 +1023,8 @@ async def search(ctx: Context, tree: Element | None) -> Reply:
 
 
 def _mailbox_query(query: Element | None) -> tuple[str, list[str], float | None]:
-    words, folders, after = "", [], None
+    words, after = "", None
+    folders: list[str] = []
     if query is None:
         return words, folders, after
     for node in query.iter():
@@ -1113,23 +1114,24 @@ async def find(ctx: Context, tree: Element | None) -> Reply:
             w.end()
             w.end()
     elif mbx is not None:
-        query = mbx.find("Find:Query")
+        mquery = mbx.find("Find:Query")
         words = ""
         folders: list[str] = []
-        if query is not None:
-            words = query.findtext("Find:FreeText") or ""
-            cid = query.findtext("AirSync:CollectionId")
+        if mquery is not None:
+            words = mquery.findtext("Find:FreeText") or ""
+            cid = mquery.findtext("AirSync:CollectionId")
             if cid:
                 folders.append(cid)
         opts = mbx.find("Find:Options")
         lo, hi = _range(opts.findtext("Find:Range") if opts is not None else None,
                         cfg.gal_max_results)
+        found_msgs: list[FetchedMessage]
         try:
-            hits = await ctx.session.search_mailbox(folders, words, limit=hi + 1)
+            found_msgs = await ctx.session.search_mailbox(folders, words, limit=hi + 1)
         except NotFound:
-            hits = []
-        total = len(hits)
-        for msg in hits[lo:hi + 1]:
+            found_msgs = []
+        total = len(found_msgs)
+        for msg in found_msgs[lo:hi + 1]:
             sid = item_sid(msg.info.fid, msg.info.mid)
             p = msg.content.props
             w.start("Find:Result")

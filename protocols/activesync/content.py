@@ -17,10 +17,9 @@ from typing import Any
 
 from groupware.convert import _tags as ct
 from groupware.convert.model import Message as Model
-from groupware.handlers.activesync.handler import ItemData
+from groupware.handlers.activesync.handler import FetchedMessage, ItemData
 from groupware.mapi.values import datetime_to_filetime, filetime_to_datetime
 from protocols.activesync.wbxml import Element, WbxmlWriter
-from storage.activesync.mailbox import FetchedMessage
 
 BODY_PLAIN, BODY_HTML, BODY_RTF, BODY_MIME = 1, 2, 3, 4
 FLAG_STATUS = 0x10900003  # PidTagFlagStatus
@@ -693,9 +692,7 @@ def write_calendar(w: WbxmlWriter, model: Model, options: ItemOptions, version: 
     write_body(w, options, None, p, klass="Calendar", version=version)
     busy = p.get(ct.BUSY_STATUS)
     w.element("Calendar:BusyStatus", str(busy if isinstance(busy, int) else 2))
-    organizer = next((r for r in model.recipients
-                      if isinstance(r.props.get(ct.RECIPIENT_FLAGS), int)
-                      and r.props[ct.RECIPIENT_FLAGS] & ct.RECIP_ORGANIZER), None)
+    organizer = next((r for r in model.recipients if _is_organizer(r.props)), None)
     if organizer is not None:
         w.element("Calendar:OrganizerName", _s(organizer.props.get(ct.DISPLAY_NAME)) or "")
         addr = _s(organizer.props.get(ct.SMTP_ADDRESS)) or _s(
@@ -727,9 +724,7 @@ def write_calendar(w: WbxmlWriter, model: Model, options: ItemOptions, version: 
         w.element("Calendar:UID", uid_from_goid(goid))
     state = p.get(ct.APPT_STATE_FLAGS)
     w.element("Calendar:MeetingStatus", str(state & 0x7 if isinstance(state, int) else 0))
-    attendees = [r for r in model.recipients if not (
-        isinstance(r.props.get(ct.RECIPIENT_FLAGS), int)
-        and r.props[ct.RECIPIENT_FLAGS] & ct.RECIP_ORGANIZER)]
+    attendees = [r for r in model.recipients if not _is_organizer(r.props)]
     if attendees:
         w.start("Calendar:Attendees")
         for r in attendees:
@@ -748,6 +743,11 @@ def write_calendar(w: WbxmlWriter, model: Model, options: ItemOptions, version: 
         if isinstance(status, int):
             w.element("Calendar:ResponseType", str(status))
     w.end()
+
+
+def _is_organizer(props: dict[Any, Any]) -> bool:
+    flags = props.get(ct.RECIPIENT_FLAGS)
+    return isinstance(flags, int) and bool(flags & ct.RECIP_ORGANIZER)
 
 
 READERS = {"Contacts": read_contact, "Tasks": read_task, "Notes": read_note,

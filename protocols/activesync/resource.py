@@ -94,8 +94,8 @@ class ActiveSyncResource(Resource):
             _finish(request)
             return
         user = result.user
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in request.requestHeaders.getAllRawHeaders() for v in v[:1]}
+        headers = {k.decode("latin-1").lower(): values[0].decode("latin-1")
+                   for k, values in request.requestHeaders.getAllRawHeaders() if values}
         query = request.uri.partition(b"?")[2].decode("latin-1")
         with log_context(protocol="activesync", user=user.address, peer=peer):
             try:
@@ -150,7 +150,8 @@ class ActiveSyncResource(Resource):
                 return Reply(status=400, content_type="text/plain")
         ctx = Context(session, req, time.monotonic() + handler.config.time_budget, body)
         try:
-            return await command(ctx, tree)
+            reply: Reply = await command(ctx, tree)
+            return reply
         except WbxmlError as exc:
             logger.info("activesync: %s: %s", req.command, exc)
             if root is not None and req.version_number >= 14.0:

@@ -13,7 +13,9 @@ store's public API may grow equivalents, then this module shrinks to calls of th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -129,7 +131,7 @@ async def count_changes(store: MapiStore, store_id: int, fid: int, since: int) -
     return await store.read("eas_count_changes", txn)
 
 
-async def read_messages(store: MapiStore, store_id: int, mids: list[int], *,
+async def read_messages(store: MapiStore, store_id: int, mids: Sequence[int], *,
                         inline_limit: int | None = 1 << 20, mime_limit: int | None = 0,
                         attachment_data: bool = False) -> list[FetchedMessage | None]:
     """Many messages in one transaction, in the order asked (None for vanished ones).
@@ -182,9 +184,9 @@ async def read_messages(store: MapiStore, store_id: int, mids: list[int], *,
 
 
 async def read_attachment(store: MapiStore, store_id: int, mid: int,
-                          attach_num: int) -> tuple[dict[int, object], bytes]:
+                          attach_num: int) -> tuple[dict[int, Any], bytes]:
     """One attachment's properties and its data (ItemOperations / GetAttachment)."""
-    def txn(conn: sa.Connection) -> tuple[dict[int, object], bytes]:
+    def txn(conn: sa.Connection) -> tuple[dict[int, Any], bytes]:
         meta, rec, folder, backend = store._located(conn, store_id, mid)  # type: ignore[arg-type]
         content = backend.read_message(store.ctx(conn, meta), store.folder_ref(folder),
                                        store.message_ref(rec))

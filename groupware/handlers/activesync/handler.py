@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["ActiveSyncHandler", "EasSession", "FetchedMessage"]
+
 HIERARCHY = "hierarchy"
 OOF_GUID = uuid.UUID("00020329-0000-0000-c000-000000000046")  # PS_PUBLIC_STRINGS
 
@@ -971,7 +973,7 @@ class EasSession:
             raise NotFound(f"item {server_id} is not in {folder_id}")
         return msg
 
-    async def attachment(self, file_reference: str) -> tuple[dict[int, object], bytes]:
+    async def attachment(self, file_reference: str) -> tuple[dict[int, Any], bytes]:
         """``<folder>:<message>:<attach number>`` -> (properties, data)."""
         head, sep, num = file_reference.rpartition(":")
         if not sep or not num.isdigit():
@@ -1226,7 +1228,11 @@ class EasSession:
                         if needle not in text:
                             continue
                     hits.append(msg)
-        hits.sort(key=lambda m: -int(m.content.props.get(tags.MESSAGE_DELIVERY_TIME) or 0))
+        def received(m: FetchedMessage) -> int:
+            value = m.content.props.get(tags.MESSAGE_DELIVERY_TIME)
+            return value if isinstance(value, int) else 0
+
+        hits.sort(key=received, reverse=True)
         return hits[:limit]
 
     # --- Ping -----------------------------------------------------------------------------

@@ -59,8 +59,8 @@ class NameMap:
             for pid, named in zip(missing, found, strict=True):
                 if named is not None:
                     self._names[pid] = named
-                    self._ids[(named.guid, named.lid if named.lid is not None
-                               else named.name)] = pid
+                    ident: int | str = named.lid if named.lid is not None else str(named.name)
+                    self._ids[(named.guid, ident)] = pid
         return {i: self._names.get(i) for i in ids}
 
     # --- whole messages --------------------------------------------------------------
