@@ -272,3 +272,180 @@ def test_sort_order_is_display_name_then_address(book: AddressBook) -> None:
     assert keys == sorted(keys)
     assert len({e.address for e in book.visible}) == len(book.entries) - 1  # one hidden
     assert REPORTS_TO_ALICE and GROUP[2]
+
+
+# --- bad input against the running server ------------------------------------------------
+
+
+def _fault_name(status: int) -> str:
+    """impacket reports a fault by the status's name."""
+    return str(rpcrt.rpc_status_codes[status])
+
+
+def test_faults_keep_the_authenticated_connection_usable(book: AddressBook) -> None:
+    """Unknown opnums, undecodable stubs, oversized counts and foreign context handles
+    each get a fault; the next call on the same connection works."""
+    from protocols.nspi.constants import NspiOpnum
+    from protocols.rpc.ndr import Writer
+
+    dce = connect(book, "tcp")
+    try:
+        handle = nspi.hNspiBind(dce, _stat())["contextHandle"]
+        attempts: list[tuple[int, bytes, int]] = [
+            (15, b"", 0x1C010002),                              # nca_s_op_rng_error
+            (99, b"\x00" * 8, 0x1C010002),
+            (NspiOpnum.GET_PROPS, b"\x00\x01", 0x6F7),          # rpc_x_bad_stub_data
+        ]
+        w = Writer()
+        w.raw(handle.getData())
+        w.u32(0)
+        for value in (0, 0, 0, 0, 0, 0, nspi.CP_TELETEX, 0, 0):
+            w.u32(value)
+        w.u32(0xFFFFFFF0)                                        # dwETableCount too big
+        attempts.append((NspiOpnum.QUERY_ROWS, w.getvalue(), 0x6F7))
+        foreign = Writer()
+        foreign.raw(b"\x00\x00\x00\x00" + b"\x42" * 16)          # a handle never issued
+        foreign.u32(0)
+        for value in (0, 0, 0, 0, 0, 0, nspi.CP_TELETEX, 0, 0):
+            foreign.u32(value)
+        foreign.u32(0)
+        attempts.append((NspiOpnum.UPDATE_STAT, foreign.getvalue(), 0x1C00001A))
+        for opnum, stub, status in attempts:
+            dce.call(opnum, stub)
+            with pytest.raises(rpcrt.DCERPCException) as excinfo:
+                dce.recv()
+            assert str(excinfo.value.error_string) == _fault_name(status), hex(opnum)
+            resp = nspi.hNspiUpdateStat(dce, handle, _stat())
+            assert resp["pStat"]["TotalRecs"] == len(book.visible)
+    finally:
+        dce.disconnect()
+
+
+def _raw_session(book: AddressBook) -> Any:
+    import socket
+
+    from protocols.nspi.constants import NSPI_SYNTAX
+    from protocols.rpc.pdu import NDR20, Bind, ContextElement, Pdu, PType, encode_pdu
+
+    sock = socket.create_connection(("127.0.0.1", book.rpc_port), timeout=10)
+    sock.sendall(encode_pdu(Pdu(PType.BIND, 1, Bind(5840, 5840, 0, (
+        ContextElement(0, NSPI_SYNTAX, (NDR20,)),)))))
+    assert _read_pdu(sock)[2] == PType.BIND_ACK
+    return sock
+
+
+def _read_pdu(sock: Any) -> bytes:
+    data = b""
+    while len(data) < 16:
+        chunk = sock.recv(16 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    length = int.from_bytes(data[8:10], "little")
+    while len(data) < length:
+        chunk = sock.recv(length - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _request(stub: bytes, *, call_id: int, context_id: int = 0, opnum: int = 0,
+             first: bool = True, last: bool = True) -> bytes:
+    from protocols.rpc.pdu import Pdu, PfcFlags, PType, Request, encode_pdu
+
+    flags = (PfcFlags.FIRST_FRAG if first else 0) | (PfcFlags.LAST_FRAG if last else 0)
+    return encode_pdu(Pdu(PType.REQUEST, call_id, Request(len(stub), context_id, opnum, stub),
+                          PfcFlags(flags)))
+
+
+def _bind_stub() -> bytes:
+    from protocols.rpc.ndr import Writer
+
+    w = Writer()
+    w.u32(0)
+    for value in (0, 0, 0, 0, 0, 0, 1252, 0x409, 0x409):
+        w.u32(value)
+    w.u32(0)  # pServerGuid NULL
+    return w.getvalue()
+
+
+def test_raw_pdus_wrong_context_and_unauthenticated_bind(book: AddressBook) -> None:
+    from protocols.rpc.pdu import PType, decode_pdu
+
+    sock = _raw_session(book)
+    try:
+        # A presentation context that was never negotiated: fault nca_unk_if, go on.
+        sock.sendall(_request(b"\x00" * 4, call_id=2, context_id=7))
+        fault = decode_pdu(_read_pdu(sock))
+        assert fault.ptype == PType.FAULT and fault.body.status == 0x1C010003  # type: ignore[union-attr]
+        # Unauthenticated NspiBind: answered, with LogonFailed and a null handle.
+        sock.sendall(_request(_bind_stub(), call_id=3))
+        answer = decode_pdu(_read_pdu(sock))
+        assert answer.ptype == PType.RESPONSE
+        stub = answer.body.stub  # type: ignore[union-attr]
+        assert stub[-4:] == (0x80040111).to_bytes(4, "little") and stub[4:24] == b"\x00" * 20
+    finally:
+        sock.close()
+
+
+def test_raw_pdus_out_of_order_fragment_and_garbage(book: AddressBook) -> None:
+    from protocols.rpc.pdu import PType, decode_pdu
+
+    sock = _raw_session(book)
+    try:
+        # A middle fragment of a call that never started: fault, then the server closes.
+        sock.sendall(_request(b"\x00" * 8, call_id=5, first=False, last=False))
+        fault = decode_pdu(_read_pdu(sock))
+        assert fault.ptype == PType.FAULT and fault.body.status == 0x1C01000B  # type: ignore[union-attr]
+        assert _read_pdu(sock) == b""
+    finally:
+        sock.close()
+    sock = _raw_session(book)
+    try:
+        sock.sendall(b"\x05\x00\x00\x03\x10\x00\x00\x00\x08\x00" + b"\xff" * 30)
+        reply = _read_pdu(sock)
+        assert reply == b"" or reply[2] == PType.FAULT
+    finally:
+        sock.close()
+    # The server is unharmed: a full authenticated session still works.
+    dce = connect(book, "tcp")
+    try:
+        handle = nspi.hNspiBind(dce, _stat())["contextHandle"]
+        assert nspi.hNspiUpdateStat(dce, handle, _stat())["pStat"]["TotalRecs"] == \
+            len(book.visible)
+    finally:
+        dce.disconnect()
+
+
+def _http(book: AddressBook, raw: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", book.http_port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_rpc_proxy_refusals_and_the_site_beside_it(book: AddressBook) -> None:
+    import base64
+
+    head = _http(book, b"RPC_IN_DATA /rpc/rpcproxy.dll?localhost:6004 HTTP/1.1\r\n"
+                       b"Host: x\r\nContent-Length: 0\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401")
+    assert b"WWW-Authenticate: NTLM" in head and b"WWW-Authenticate: Basic" in head
+    token = base64.b64encode(f"alice@example.test:{PASSWORD}".encode())
+    head = _http(book, b"RPC_OUT_DATA /elsewhere HTTP/1.1\r\nAuthorization: Basic " + token
+                 + b"\r\nContent-Length: 76\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404")
+    head = _http(book, b"RPC_IN_DATA /rpc/rpcproxy.dll HTTP/1.1\r\nAuthorization: NTLM !!\r\n"
+                       b"Content-Length: 0\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401")
+    # Ordinary requests on the same listener still reach the web site.
+    head = _http(book, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
