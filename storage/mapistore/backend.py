@@ -156,6 +156,11 @@ class Backend(abc.ABC):
 
     name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    reads_blobs_on_write: ClassVar[bool] = True
+    """False when :meth:`create_message` only records blob references without reading
+    them (``sql``): the store then writes a new message's MIME original in parallel
+    with the backend call. Backends that read the blob (maildir writes it out) keep
+    True and always find it complete."""
     single_location: ClassVar[bool] = False
     """True when every URI of this scheme is the same storage (``sql:``): a folder
     cannot be moved between two URIs of such a backend."""

@@ -280,19 +280,18 @@ class MessageOps(StoreBase):
         folder = self.index.claim_uids(conn, store, fgc, 1, cn=cn, deltas=deltas)
         uid = folder.uidnext - 1
         ref = MessageRef(mid_of(gc), "", uid, associated, read)
-        result = self.backend(folder.backend_uri).create_message(
-            self.ctx(conn, meta), self.folder_ref(folder), ref, content)
+        backend = self.backend(folder.backend_uri)
+        if backend.reads_blobs_on_write:
+            self._wait_for_mime(mime_written)
+        result = backend.create_message(self.ctx(conn, meta), self.folder_ref(folder), ref,
+                                        content)
         now = self.clock()
         self.index.insert_message(
             conn, store_id=store, mid=gc, fid=folder.fid, uid=uid, created_cn=cn, cn=cn,
             read_cn=cn, is_read=read, associated=associated, soft_deleted=False,
             message_class=message_class, size=size, backend_key=result.key,
             backend_version=result.version, pcl=pcl, created_at=now, modified_at=now)
-        if mime_written is not None:
-            try:
-                mime_written.result()  # durable before the commit that references it
-            except OSError as exc:
-                raise BackendError(f"blob store cannot take the MIME original: {exc}") from exc
+        self._wait_for_mime(mime_written)  # durable before the commit that references it
         ids = (ref.mid,)
         events.append(self.event("created", store, folder.fid, ids, cn, object="message",
                                  uid=uid))
@@ -302,6 +301,15 @@ class MessageOps(StoreBase):
         return MessageInfo(store, ref.mid, fid_of(folder.fid), uid, ChangeNumber(cn),
                            ChangeNumber(cn), ChangeNumber(cn), read, associated, False,
                            message_class, size)
+
+    @staticmethod
+    def _wait_for_mime(written: concurrent.futures.Future[BlobRef] | None) -> None:
+        if written is None:
+            return
+        try:
+            written.result()
+        except OSError as exc:
+            raise BackendError(f"blob store cannot take the MIME original: {exc}") from exc
 
     def _check_quota_after(self, store: int, used: int, grow: int, send: int | None,
                            receive: int | None, *, delivery: bool) -> None:

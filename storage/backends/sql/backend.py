@@ -76,6 +76,7 @@ class SqlBackend(Backend):
         Capability.ASSOCIATED, Capability.MESSAGES_WITHOUT_MIME, Capability.NATIVE_TABLES,
     })
     single_location = True
+    reads_blobs_on_write = False
 
     # --- folders: nothing to prepare, rows carry their folder id -------------------
 
