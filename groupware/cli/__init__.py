@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "groupware.cli.auth",
     "groupware.cli.mailbox",
     "groupware.cli.queue",
+    "groupware.cli.device",
 ]
 
 

@@ -1,0 +1,447 @@
+"""ActiveSync against the running server with our own codec-based client: statuses,
+provisioning and wipe, bad input, the classes pyactivesync lacks, retries and loops."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from protocols.activesync.request import EasRequest, encode_base64_query
+from protocols.activesync.wbxml import decode, make
+from tests.conftest import RunningServer
+from tests.protocols.activesync.support import (
+    PASSWORDS,
+    Eas,
+    Filler,
+    base_url,
+    eas_server,
+    make_message,
+)
+
+WBXML_HEADER = b"\x03\x01\x6a\x00"
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from eas_server(request, tmp_path_factory.mktemp("eascmd"))
+
+
+@pytest.fixture(scope="module")
+def filler(server: RunningServer) -> Iterator[Filler]:
+    f = Filler(server)
+    yield f
+    f.close()
+
+
+def eas(server: RunningServer, user: str = "alice", device: str | None = None,
+        version: str = "16.1") -> Eas:
+    return Eas(base_url(server), f"{user}@example.test", PASSWORDS[user],
+               device_id=device or uuid.uuid4().hex[:12], version=version)
+
+
+def test_options_lists_versions_and_commands(server: RunningServer) -> None:
+    resp = requests.options(base_url(server), auth=("alice@example.test", PASSWORDS["alice"]),
+                            timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["MS-ASProtocolVersions"] == "12.0,12.1,14.0,14.1,16.0,16.1"
+    commands = resp.headers["MS-ASProtocolCommands"].split(",")
+    assert {"Sync", "Ping", "Provision", "Find", "GetAttachment"} <= set(commands)
+    assert requests.options(base_url(server), timeout=10).status_code == 401
+    wrong = requests.options(base_url(server), auth=("alice@example.test", "nope"), timeout=10)
+    assert wrong.status_code == 401
+
+
+def test_policy_key_is_required(server: RunningServer) -> None:
+    c = eas(server)
+    tree = c.call("FolderSync", make("FolderHierarchy:FolderSync",
+                                     make("FolderHierarchy:SyncKey", text="0")))
+    assert tree.findtext("FolderHierarchy:Status") == "142"
+    old = eas(server, version="12.1")
+    resp = old.post("FolderSync", make("FolderHierarchy:FolderSync",
+                                       make("FolderHierarchy:SyncKey", text="0")))
+    assert resp.status_code == 449
+    key = c.provision()
+    assert c.folders()
+    c.policy_key = str(int(key) ^ 0x55)
+    tree = c.call("FolderSync", make("FolderHierarchy:FolderSync",
+                                     make("FolderHierarchy:SyncKey", text="0")))
+    assert tree.findtext("FolderHierarchy:Status") == "144"
+
+
+def test_base64_query_form(server: RunningServer) -> None:
+    c = eas(server)
+    key = c.provision()
+    query = encode_base64_query(EasRequest("FolderSync", user=c.user, device_id=c.device_id,
+                                           device_type="TestPhone", version="14.1",
+                                           policy_key=int(key)))
+    body = WBXML_HEADER + bytes([0, 7, 0x56, 0x52, 3]) + b"0\x00" + bytes([1, 1])
+    resp = requests.post(f"{c.url}?{query}", data=body, auth=(c.user, c.password),
+                         headers={"Content-Type": "application/vnd.ms-sync.wbxml"}, timeout=10)
+    assert resp.status_code == 200
+    tree = decode(resp.content)
+    assert tree.findtext("FolderHierarchy:Status") == "1"
+    assert tree.findtext("FolderHierarchy:SyncKey").startswith("{")
+
+
+def test_remote_wipe_through_provision(server: RunningServer) -> None:
+    c = eas(server, "bob", device="wipeme")
+    c.provision()
+    c.folders()
+    listed = json.loads(server.cli("device", "list", "bob", "--json").stdout)
+    assert "wipeme" in [d["device_id"] for d in listed]
+    server.cli("device", "wipe", "bob", "wipeme")
+    tree = c.call("FolderSync", make("FolderHierarchy:FolderSync",
+                                     make("FolderHierarchy:SyncKey", text="0")))
+    assert tree.findtext("FolderHierarchy:Status") == "140"
+    first = c.call("Provision", make("Provision:Provision", make("Provision:Policies", make(
+        "Provision:Policy", make("Provision:PolicyType", text="MS-EAS-Provisioning-WBXML")))))
+    assert first.find("Provision:RemoteWipe") is not None
+    ack = c.call("Provision", make("Provision:Provision", make(
+        "Provision:RemoteWipe", make("Provision:Status", text="1"))))
+    assert ack.findtext("Provision:Status") == "1"
+    shown = json.loads(server.cli("device", "show", "bob", "wipeme", "--json").stdout)
+    assert shown["wipe"] == "wiped" and shown["wipe_acknowledged"]
+    server.cli("device", "remove", "bob", "wipeme")
+    assert server.cli("device", "show", "bob", "wipeme", check=False).returncode == 1
+
+
+def test_account_only_wipe_for_16_1(server: RunningServer) -> None:
+    c = eas(server, "bob", device="acctwipe")
+    c.provision()
+    server.cli("device", "wipe", "bob", "acctwipe", "--account-only")
+    first = c.call("Provision", make("Provision:Provision", make("Provision:Policies", make(
+        "Provision:Policy", make("Provision:PolicyType", text="MS-EAS-Provisioning-WBXML")))))
+    assert first.find("Provision:AccountOnlyRemoteWipe") is not None
+
+
+@pytest.mark.parametrize(("body", "what"), [
+    (WBXML_HEADER + bytes([0, 7, 0x56, 0x52, 3]) + b"0", "truncated"),
+    (WBXML_HEADER + bytes([0, 99, 0x45, 1]), "unknown code page"),
+    (b"\x01\x02garbage", "not WBXML"),
+])
+def test_bad_wbxml_gets_status_102_and_loses_nothing(server: RunningServer, body: bytes,
+                                                     what: str) -> None:
+    c = eas(server)
+    c.provision()
+    c.folders()
+    key = c.folder_key
+    resp = c.post("FolderSync", body)
+    assert resp.status_code == 200, what
+    assert decode(resp.content).findtext("FolderHierarchy:Status") == "102"
+    # The state the device had is still good.
+    tree = c.call("FolderSync", make("FolderHierarchy:FolderSync",
+                                     make("FolderHierarchy:SyncKey", text=key)))
+    assert tree.findtext("FolderHierarchy:Status") == "1"
+    old = eas(server, version="12.1")
+    old.provision()
+    assert old.post("FolderSync", body).status_code == 400
+
+
+def test_unknown_sync_keys(server: RunningServer) -> None:
+    c = eas(server)
+    c.provision()
+    bad = c.call("FolderSync", make("FolderHierarchy:FolderSync", make(
+        "FolderHierarchy:SyncKey", text="{00000000-0000-0000-0000-000000000000}5")))
+    assert bad.findtext("FolderHierarchy:Status") == "9"
+    inbox = c.folder_of_type(2)
+    col = c.sync(inbox, "{00000000-0000-0000-0000-000000000000}3")
+    assert col.findtext("AirSync:Status") == "3"
+    col = c.sync(inbox, "garbage")
+    assert col.findtext("AirSync:Status") == "3"
+
+
+def test_heartbeat_bounds(server: RunningServer) -> None:
+    c = eas(server)
+    c.provision()
+    inbox = c.folder_of_type(2)
+    for heartbeat, limit in (("5", "60"), ("4000", "3540")):
+        tree = c.call("Ping", make("Ping:Ping", make("Ping:HeartbeatInterval", text=heartbeat),
+                                   make("Ping:Folders", make("Ping:Folder", make(
+                                       "Ping:Id", text=inbox), make("Ping:Class",
+                                                                    text="Email")))))
+        assert tree.findtext("Ping:Status") == "5"
+        assert tree.findtext("Ping:HeartbeatInterval") == limit
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    tree = c.call("Sync", make("AirSync:Sync", make("AirSync:Collections", make(
+        "AirSync:Collection", make("AirSync:SyncKey", text=key),
+        make("AirSync:CollectionId", text=inbox))), make("AirSync:Wait", text="90")))
+    assert tree.findtext("AirSync:Status") == "14"
+    tree = c.call("Ping", make("Ping:Ping", make("Ping:HeartbeatInterval", text="60"),
+                               make("Ping:Folders", make("Ping:Folder", make(
+                                   "Ping:Id", text="999999"), make("Ping:Class",
+                                                                   text="Email")))))
+    assert tree.findtext("Ping:Status") == "7"
+
+
+def _adds(col) -> dict[str, object]:
+    cmds = col.find("AirSync:Commands")
+    if cmds is None:
+        return {}
+    return {a.findtext("AirSync:ServerId"): a.find("AirSync:ApplicationData")
+            for a in cmds.findall("AirSync:Add")}
+
+
+def test_mime_body_truncation(server: RunningServer, filler: Filler) -> None:
+    raw = make_message("mime truncation", "x" * 3000 + "\n", to="carol@example.test")
+    filler.deliver("carol", [raw])
+    server.cli("user", "features", "carol", "--enable", "mobile")
+    try:
+        c = eas(server, "carol")
+        c.provision()
+        inbox = c.folder_of_type(2)
+        key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+        col = c.sync(inbox, key, make("AirSync:Options", make("AirSync:MIMESupport", text="2"),
+                                      make("AirSyncBase:BodyPreference", make(
+                                          "AirSyncBase:Type", text="4"), make(
+                                          "AirSyncBase:TruncationSize", text="500"))))
+        app = next(iter(_adds(col).values()))
+        body = app.find("AirSyncBase:Body")
+        assert body.findtext("AirSyncBase:Type") == "4"
+        assert body.findtext("AirSyncBase:Truncated") == "1"
+        assert int(body.findtext("AirSyncBase:EstimatedDataSize")) == len(raw)
+        data = body.findtext("AirSyncBase:Data").encode()
+        assert data == raw[:500]
+    finally:
+        server.cli("user", "features", "carol", "--disable", "mobile")
+
+
+def test_client_id_duplicates_and_retry_with_the_previous_key(server: RunningServer,
+                                                              filler: Filler) -> None:
+    c = eas(server)
+    c.provision()
+    contacts = c.folder_of_type(9)
+    key = c.sync(contacts, "0").findtext("AirSync:SyncKey")
+    add = make("AirSync:Commands", make("AirSync:Add", make("AirSync:ClientId", text="c-1"),
+                                        make("AirSync:ApplicationData",
+                                             make("Contacts:FirstName", text="Dora"),
+                                             make("Contacts:LastName", text="Duplicate"))))
+    first = c.sync(contacts, key, add)
+    resp = first.find("AirSync:Responses").find("AirSync:Add")
+    assert resp.findtext("AirSync:Status") == "1"
+    server_id = resp.findtext("AirSync:ServerId")
+    # The response was "lost": the device sends the same request with the same key.
+    again = c.sync(contacts, key, add)
+    resp2 = again.find("AirSync:Responses").find("AirSync:Add")
+    assert resp2.findtext("AirSync:ServerId") == server_id
+    other = eas(server, device=c.device_id + "x")
+    other.provision()
+    okey = other.sync(contacts, "0").findtext("AirSync:SyncKey")
+    names = [a.findtext("Contacts:LastName") for a in _adds(other.sync(contacts, okey)).values()]
+    assert names.count("Duplicate") == 1
+
+
+def test_contacts_tasks_notes_calendar_round_trip(server: RunningServer, filler: Filler) -> None:
+    c = eas(server, "bob")
+    c.provision()
+    folders = c.folders()
+    by_type = {v[2]: k for k, v in folders.items()}
+    items = {
+        9: make("AirSync:ApplicationData", make("Contacts:Email1Address",
+                                                text="zoe@example.org"),
+                make("Contacts:FirstName", text="Zoe"), make("Contacts:LastName", text="Zed"),
+                make("Contacts:MobilePhoneNumber", text="+49 170 1234567"),
+                make("Contacts:CompanyName", text="Zed Ltd")),
+        7: make("AirSync:ApplicationData", make("Tasks:Subject", text="Buy milk"),
+                make("Tasks:UtcDueDate", text="2026-12-01T10:00:00.000Z"),
+                make("Tasks:DueDate", text="2026-12-01T10:00:00.000Z"),
+                make("Tasks:Complete", text="0")),
+        10: make("AirSync:ApplicationData", make("Notes:Subject", text="A note"),
+                 make("AirSyncBase:Body", make("AirSyncBase:Type", text="1"),
+                      make("AirSyncBase:Data", text="remember this"))),
+        8: make("AirSync:ApplicationData",
+                make("Calendar:Timezone", text="xP///w==" + "A" * 224),
+                make("Calendar:Subject", text="Team meeting"),
+                make("Calendar:StartTime", text="20261201T090000Z"),
+                make("Calendar:EndTime", text="20261201T100000Z"),
+                make("Calendar:Location", text="Room 1"),
+                make("Calendar:AllDayEvent", text="0"), make("Calendar:BusyStatus", text="2"),
+                make("Calendar:Reminder", text="15"),
+                make("Calendar:UID", text="team-meeting-1@example.test")),
+    }
+    for etype, app in items.items():
+        folder = by_type[etype]
+        key = c.sync(folder, "0").findtext("AirSync:SyncKey")
+        col = c.sync(folder, key, make("AirSync:Commands", make(
+            "AirSync:Add", make("AirSync:ClientId", text=f"new-{etype}"), app)))
+        assert col.find("AirSync:Responses").find("AirSync:Add").findtext(
+            "AirSync:Status") == "1"
+    # A second device gets the same items back.
+    d = eas(server, "bob")
+    d.provision()
+    got = {}
+    for etype in items:
+        folder = by_type[etype]
+        key = d.sync(folder, "0").findtext("AirSync:SyncKey")
+        adds = list(_adds(d.sync(folder, key)).values())
+        assert len(adds) == 1, etype
+        got[etype] = adds[0]
+    assert got[9].findtext("Contacts:FirstName") == "Zoe"
+    assert got[9].findtext("Contacts:Email1Address") == "zoe@example.org"
+    assert got[9].findtext("Contacts:MobilePhoneNumber") == "+49 170 1234567"
+    assert got[7].findtext("Tasks:Subject") == "Buy milk"
+    assert got[7].findtext("Tasks:UtcDueDate") == "2026-12-01T10:00:00.000Z"
+    assert got[10].findtext("Notes:Subject") == "A note"
+    assert got[10].find("AirSyncBase:Body").findtext("AirSyncBase:Data") == "remember this"
+    cal = got[8]
+    assert cal.findtext("Calendar:Subject") == "Team meeting"
+    assert cal.findtext("Calendar:StartTime") == "20261201T090000Z"
+    assert cal.findtext("Calendar:EndTime") == "20261201T100000Z"
+    assert cal.findtext("Calendar:Location") == "Room 1"
+    assert cal.findtext("Calendar:Reminder") == "15"
+    assert cal.findtext("Calendar:UID") == "team-meeting-1@example.test"
+
+
+def test_outlook_side_properties_show_up(server: RunningServer, filler: Filler) -> None:
+    """An appointment written as MAPI properties (what Outlook stores) syncs to a phone."""
+    import datetime as dt
+
+    from groupware.convert import _tags as ct
+    from groupware.convert.model import Message
+    from groupware.mapi.values import datetime_to_filetime
+
+    start = datetime_to_filetime(dt.datetime(2026, 12, 3, 14, 0, tzinfo=dt.UTC))
+    end = datetime_to_filetime(dt.datetime(2026, 12, 3, 15, 30, tzinfo=dt.UTC))
+    model = Message({ct.MESSAGE_CLASS: "IPM.Appointment", ct.SUBJECT: "From Outlook",
+                     ct.APPT_START_WHOLE: start, ct.APPT_END_WHOLE: end,
+                     ct.LOCATION: "Board room", ct.BUSY_STATUS: 1,
+                     ct.APPT_SUB_TYPE: False})
+
+    async def put() -> None:
+        from groupware.handlers.activesync.mapping import NameMap
+
+        store = filler.server.get_mapistore()
+        sid = await filler.store_id("bob")
+        folder = await store.folder_by_role(sid, "calendar")
+        content = await NameMap(store, sid).to_content(model)
+        await store.create_message(sid, folder.fid, content)
+
+    filler.run(put())
+    c = eas(server, "bob")
+    c.provision()
+    cal = c.folder_of_type(8)
+    key = c.sync(cal, "0").findtext("AirSync:SyncKey")
+    apps = [a for a in _adds(c.sync(cal, key)).values()
+            if a.findtext("Calendar:Subject") == "From Outlook"]
+    assert len(apps) == 1
+    assert apps[0].findtext("Calendar:StartTime") == "20261203T140000Z"
+    assert apps[0].findtext("Calendar:EndTime") == "20261203T153000Z"
+    assert apps[0].findtext("Calendar:BusyStatus") == "1"
+    assert apps[0].findtext("Calendar:Location") == "Board room"
+
+
+def test_loop_detection_shrinks_the_window_then_skips(server: RunningServer,
+                                                      filler: Filler) -> None:
+    c = eas(server, "alice")
+    c.provision()
+    c.folders()
+    folder_key_name = f"loop-{uuid.uuid4().hex[:6]}"
+    create = c.call("FolderCreate", make(
+        "FolderHierarchy:FolderCreate", make("FolderHierarchy:SyncKey", text=c.folder_key),
+        make("FolderHierarchy:ParentId", text="0"),
+        make("FolderHierarchy:DisplayName", text=folder_key_name),
+        make("FolderHierarchy:Type", text="12")))
+    assert create.findtext("FolderHierarchy:Status") == "1"
+    folder = create.findtext("FolderHierarchy:ServerId")
+    fid = int(folder)
+    from storage.mapistore.ids import fid_of
+
+    async def fill() -> None:
+        from groupware.handlers.activesync.handler import ActiveSyncHandler
+        from groupware.handlers.activesync.mapping import content_from_mime
+
+        store = filler.server.get_mapistore()
+        sid = await filler.store_id("alice")
+        user = await filler.server.get_directory().find_address("alice@example.test")
+        _sid, names = await ActiveSyncHandler(filler.server).open_store(user)
+        for i in range(6):
+            raw = make_message(f"loop {i}")
+            await store.deliver(sid, await content_from_mime(names, raw), mime=raw,
+                                fid=fid_of(fid))
+
+    filler.run(fill())
+    key = c.sync(folder, "0").findtext("AirSync:SyncKey")
+    window = make("AirSync:WindowSize", text="4")
+    sizes = []
+    for _ in range(7):
+        col = c.sync(folder, key, window)
+        sizes.append(len(_adds(col)))
+    # The device never acknowledges (always resends `key`): the window halves, then the
+    # first item is skipped and logged.
+    assert sizes[:3] == [4, 2, 1]
+    col = c.sync(folder, key, window)
+    first_ids = set(_adds(col))
+    assert first_ids
+    assert "keeps failing on item" in server.log()
+
+
+def test_settings_user_information_oof_and_device_information(server: RunningServer) -> None:
+    c = eas(server, "alice")
+    c.provision()
+    tree = c.call("Settings", make("Settings:Settings", make(
+        "Settings:UserInformation", make("Settings:Get"))))
+    addresses = [e.text for e in tree.iter() if e.tag.name == "SMTPAddress"]
+    assert "alice@example.test" in addresses
+    c.call("Settings", make("Settings:Settings", make("Settings:Oof", make(
+        "Settings:Set", make("Settings:OofState", text="1"), make(
+            "Settings:OofMessage", make("Settings:AppliesToInternal"),
+            make("Settings:Enabled", text="1"),
+            make("Settings:ReplyMessage", text="Away until Monday"),
+            make("Settings:BodyType", text="Text"))))))
+    other = eas(server, "alice")
+    other.provision()
+    got = other.call("Settings", make("Settings:Settings", make("Settings:Oof", make(
+        "Settings:Get", make("Settings:BodyType", text="Text")))))
+    texts = [e.text for e in got.iter() if e.tag.name == "ReplyMessage"]
+    assert texts == ["Away until Monday"]
+    assert [e.text for e in got.iter() if e.tag.name == "OofState"] == ["1"]
+    tree = c.call("Settings", make("Settings:Settings", make(
+        "Settings:DeviceInformation", make("Settings:Set", make("Settings:Model", text="X1"),
+                                           make("Settings:OS", text="TestOS 1")))))
+    assert tree.findtext("Settings:Status") == "1"
+    shown = json.loads(server.cli("device", "show", "alice", c.device_id, "--json").stdout)
+    assert shown["model"] == "X1" and shown["os"] == "TestOS 1"
+
+
+def test_get_item_estimate_and_hanging_sync(server: RunningServer, filler: Filler) -> None:
+    c = eas(server, "bob")
+    c.provision()
+    sent = c.folder_of_type(5)
+    key = c.sync(sent, "0").findtext("AirSync:SyncKey")
+    filler.deliver("bob", [make_message(f"est {i}") for i in range(3)], role="sent")
+    tree = c.call("GetItemEstimate", make("GetItemEstimate:GetItemEstimate", make(
+        "GetItemEstimate:Collections", make("GetItemEstimate:Collection", make(
+            "AirSync:SyncKey", text=key), make("GetItemEstimate:CollectionId", text=sent)))))
+    assert tree.find("GetItemEstimate:Response").find("GetItemEstimate:Collection").findtext(
+        "GetItemEstimate:Estimate") == "3"
+    col = c.sync(sent, key)
+    key = col.findtext("AirSync:SyncKey")
+    assert len(_adds(col)) == 3
+    import threading
+
+    started = time.monotonic()
+    box: dict[str, object] = {}
+
+    def hang() -> None:
+        box["resp"] = c.post("Sync", make("AirSync:Sync", make("AirSync:Collections", make(
+            "AirSync:Collection", make("AirSync:SyncKey", text=key),
+            make("AirSync:CollectionId", text=sent))), make("AirSync:HeartbeatInterval",
+                                                             text="60")), timeout=90)
+        box["at"] = time.monotonic()
+
+    thread = threading.Thread(target=hang)
+    thread.start()
+    time.sleep(1.0)
+    assert thread.is_alive()
+    # A newer Sync of the same device ends the waiting one early (with no changes: empty).
+    c.sync(sent, key)
+    thread.join(10)
+    resp = box["resp"]
+    assert isinstance(resp, requests.Response) and resp.status_code == 200
+    assert resp.content == b""
+    assert float(box["at"]) - started < 5  # type: ignore[arg-type]
