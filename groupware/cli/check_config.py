@@ -31,21 +31,33 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def to_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer for the shapes our config has (tables, arrays of tables)."""
+    """A small TOML writer for the shapes our config has: tables, sub-tables, arrays of
+    tables, inline tables for maps; unset (None) values become comments."""
     lines: list[str] = []
-    for section, value in data.items():
-        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+    for name, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:
-                lines.append(f"\n[[{section}]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None]
+                lines.append(f"\n[[{name}]]")
+                lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in item.items()
+                          if v is not None]
         elif isinstance(value, dict):
-            lines.append(f"\n[{section}]")
-            for k, v in value.items():
-                if v is None:
-                    lines.append(f"# {k} is not set")
-                else:
-                    lines.append(f"{k} = {_toml_value(v)}")
+            _table(lines, name, value)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _table(lines: list[str], path: str, table: dict[str, Any]) -> None:
+    lines.append(f"\n[{path}]")
+    nested = {k: v for k, v in table.items() if isinstance(v, dict) and v}
+    for k, v in table.items():
+        if k in nested:
+            continue
+        lines.append(f"# {k} is not set" if v is None else f"{_key(k)} = {_toml_value(v)}")
+    for k, v in nested.items():
+        _table(lines, f"{path}.{_key(k)}", v)
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
 
 
 def _toml_value(v: Any) -> str:
@@ -55,4 +67,7 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_toml_value(x)}" for k, x in v.items()
+                               if x is not None) + "}"
     return json.dumps(str(v), ensure_ascii=False)

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,10 @@ def run_serve(args: argparse.Namespace) -> int:
     def stop() -> defer.Deferred[None]:
         return as_deferred(app.stop())
 
+    # A shell that starts us in the background (and CI runners) may leave SIGINT ignored;
+    # Twisted only takes over SIGINT when it has Python's default handler, and a server
+    # must stop gracefully on it either way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     reactor.callWhenRunning(lambda: as_deferred(start()))
     reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
