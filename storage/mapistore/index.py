@@ -275,8 +275,8 @@ class Index:
         """One statement for the hot path: take ``cns`` change numbers and ``ids``
         GLOBCNTs and add ``size`` bytes to the store, returning what the quota check
         needs. Locks the store row like :meth:`allocate_cns`."""
-        row = fastsql.execute(conn, _ALLOCATE, {"b_store": store, "b_cns": cns, "b_ids": ids,
-                                                "b_size": size}).first()
+        row = fastsql.first(fastsql.execute(conn, _ALLOCATE, {
+            "b_store": store, "b_cns": cns, "b_ids": ids, "b_size": size}))
         if row is None:
             raise ObjectNotFound(f"mailbox store {store} does not exist")
         return Allocation(int(row.last_cn) - cns + 1, int(row.last_globcnt) - ids + 1,
@@ -289,7 +289,7 @@ class Index:
         params = {"b_store": store, "b_fid": fid, "b_n": n, "b_cn": cn, "b_now": self.clock()}
         for name in _COUNTERS:
             params[f"b_{name}"] = deltas.get(name, 0)
-        row = fastsql.execute(conn, _CLAIM_UIDS, params).first()
+        row = fastsql.first(fastsql.execute(conn, _CLAIM_UIDS, params))
         if row is None:
             raise ObjectNotFound(f"folder {fid:#x} does not exist in store {store}")
         return folder_record(row)

@@ -134,8 +134,24 @@ def _element(where: str, tag: int, ptype: PropType, value: Any) -> tuple[Any, in
     raise InvalidPropertyType(f"{where}: property {format_tag(tag)} cannot be stored")
 
 
+_GOOD_TAGS: dict[int, tuple[PropTag, PropType]] = {}
+"""Tags already checked (a few hundred in practice); bounded by _MAX_GOOD_TAGS."""
+_MAX_GOOD_TAGS = 65536
+
+
 def check_tag(where: str, tag: object) -> tuple[PropTag, PropType]:
     """The normal tag (String8 -> String) and its type; ecInvalidType when unknown."""
+    if type(tag) is int:
+        known = _GOOD_TAGS.get(tag)
+        if known is not None:
+            return known
+    result = _check_tag(where, tag)
+    if len(_GOOD_TAGS) < _MAX_GOOD_TAGS:
+        _GOOD_TAGS[int(tag)] = result  # type: ignore[call-overload]
+    return result
+
+
+def _check_tag(where: str, tag: object) -> tuple[PropTag, PropType]:
     if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFFFFFF:
         raise InvalidPropertyType(f"{where}: {tag!r} is not a property tag")
     type_word = tag & 0xFFFF
