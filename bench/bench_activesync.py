@@ -80,9 +80,10 @@ port = 0
                         "bench@example.test", "--name", "Bench", "--password-stdin"],
                        input=PASSWORD + "\n", text=True, check=True, capture_output=True)
         ready = workdir / "ready.json"
+        self.log = (workdir / "server.log").open("wb")
         self.proc = subprocess.Popen(
             [GROUPWARE, "--config", str(self.config), "serve", "--quiet", "--ready-file",
-             str(ready)], stdout=subprocess.DEVNULL, stderr=open(workdir / "server.log", "wb"))
+             str(ready)], stdout=subprocess.DEVNULL, stderr=self.log)
         while not ready.exists():
             if self.proc.poll() is not None:
                 raise RuntimeError((workdir / "server.log").read_text())
@@ -97,6 +98,7 @@ port = 0
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
+        self.log.close()
 
 
 def fill(server: Server, count: int) -> float:
@@ -231,21 +233,38 @@ def bench_initial_sync(count: int) -> dict[str, Any]:
             server.stop()
 
 
-async def _http(port: int, path: str, body: bytes, auth: str, timeout: float
-                ) -> tuple[int, bytes, float]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                "MS-ASProtocolVersion: 16.1\r\nContent-Type: application/vnd.ms-sync.wbxml\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-        writer.write(head + body)
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout)
+class Conn:
+    """One keep-alive HTTP/1.1 connection, as a phone holds one per long-poll."""
+
+    def __init__(self, port: int, auth: str) -> None:
+        self.port = port
+        self.auth = auth
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes, float]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Basic {self.auth}\r\nMS-ASProtocolVersion: 16.1\r\n"
+                "Content-Type: application/vnd.ms-sync.wbxml\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        await self.writer.drain()
+        raw = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
         at = time.perf_counter()
-        status = int(data.split(b" ", 2)[1])
-        return status, data.partition(b"\r\n\r\n")[2], at
-    finally:
-        writer.close()
+        status = int(raw.split(b" ", 2)[1])
+        length = 0
+        for line in raw.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        data = await self.reader.readexactly(length) if length else b""
+        return status, data, at
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def bench_pings(n: int) -> dict[str, Any]:
@@ -284,30 +303,35 @@ def bench_pings(n: int) -> dict[str, Any]:
                 return (f"/Microsoft-Server-ActiveSync?Cmd={cmd}&User=bench@example.test"
                         f"&DeviceId={device}&DeviceType=Bench")
 
-            async def prepare(device: str, sem: asyncio.Semaphore) -> None:
+            conns = [Conn(server.port, auth) for _ in range(n)]
+
+            async def prepare(i: int, sem: asyncio.Semaphore) -> None:
+                device = f"ping{i}"
                 async with sem:
-                    _s, body, _t = await _http(server.port, path(device, "Sync"),
-                                               sync_body("0", inbox), auth, 60)
+                    _s, body, _t = await conns[i].request(path(device, "Sync"),
+                                                          sync_body("0", inbox), 60)
                     key = decode(body).find("AirSync:Collections").find(
                         "AirSync:Collection").findtext("AirSync:SyncKey")
-                    status, _b, _t = await _http(server.port, path(device, "Sync"),
-                                                 sync_body(key, inbox), auth, 60)
+                    status, _b, _t = await conns[i].request(path(device, "Sync"),
+                                                            sync_body(key, inbox), 60)
                     assert status == 200
 
             async def main() -> dict[str, Any]:
                 sem = asyncio.Semaphore(50)
                 t0 = time.perf_counter()
-                await asyncio.gather(*(prepare(f"ping{i}", sem) for i in range(n)))
+                await asyncio.gather(*(prepare(i, sem) for i in range(n)))
                 prepare_s = time.perf_counter() - t0
-                tasks = [asyncio.ensure_future(_http(server.port, path(f"ping{i}", "Ping"),
-                                                     ping_body, auth, 120))
+                tasks = [asyncio.ensure_future(conns[i].request(path(f"ping{i}", "Ping"),
+                                                                ping_body, 120))
                          for i in range(n)]
-                await asyncio.sleep(3.0)
-                for _ in range(40):
+                # Wait until the server has every Ping parked on the notifier.
+                parked = 0
+                for _ in range(600):
                     await asyncio.sleep(0.5)
-                    if all(not t.done() for t in tasks):
+                    parked = await asyncio.to_thread(_parked, server.port)
+                    if parked >= n:
                         break
-                waiting = sum(1 for t in tasks if not t.done())
+                waiting = parked
                 rss_waiting = server.rss()
                 # The change: a message moved into the Inbox by another device.
                 move_from = await asyncio.to_thread(_one_draft, server)
@@ -316,11 +340,17 @@ def bench_pings(n: int) -> dict[str, Any]:
                     "Move:SrcMsgId", text=move_from), make("Move:SrcFldId", text=drafts),
                     make("Move:DstFldId", text=inbox))))
                 await asyncio.to_thread(post, session, server.url, "MoveItems", move, "mover")
+                moved_ms = (time.perf_counter() - t_change) * 1000
                 results = await asyncio.gather(*tasks)
+                if os.environ.get("BENCH_PROFILE_PID"):
+                    os.kill(int(os.environ["BENCH_PROFILE_PID"]), 12)
+                for conn in conns:
+                    conn.close()
                 latencies = sorted(at - t_change for _s, _b, at in results)
                 statuses = [decode(b).findtext("Ping:Status") for s, b, _a in results]
                 return {
-                    "pings": n, "waiting_before_change": waiting,
+                    "pings": n, "parked_before_change": waiting,
+                    "move_request_ms": round(moved_ms, 1),
                     "prepare_seconds": round(prepare_s, 1),
                     "rss_idle_mb": round(rss_idle, 1),
                     "rss_with_pings_mb": round(rss_waiting, 1),
@@ -333,6 +363,15 @@ def bench_pings(n: int) -> dict[str, Any]:
             return asyncio.run(main())
         finally:
             server.stop()
+
+
+def _parked(port: int) -> int:
+    """The server's gauge of long-polls waiting on the notifier (/metrics)."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("groupware_activesync_waiting_long_polls "):
+            return int(float(line.split()[1]))
+    return -1
 
 
 def _one_draft(server: Server) -> str:

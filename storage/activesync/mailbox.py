@@ -133,11 +133,13 @@ async def count_changes(store: MapiStore, store_id: int, fid: int, since: int) -
 
 async def read_messages(store: MapiStore, store_id: int, mids: Sequence[int], *,
                         inline_limit: int | None = 1 << 20, mime_limit: int | None = 0,
-                        attachment_data: bool = False) -> list[FetchedMessage | None]:
+                        attachment_data: bool = False,
+                        computed: bool = False) -> list[FetchedMessage | None]:
     """Many messages in one transaction, in the order asked (None for vanished ones).
 
     ``mime_limit``: bytes of the MIME original to read (0: none, None: all).
-    Attachment data (PidTagAttachDataBinary) is left out unless ``attachment_data``.
+    Attachment data (PidTagAttachDataBinary) is left out unless ``attachment_data``;
+    the index's computed properties (entry ids, change keys ...) unless ``computed``.
     """
     def txn(conn: sa.Connection) -> list[FetchedMessage | None]:
         out: list[FetchedMessage | None] = []
@@ -157,8 +159,10 @@ async def read_messages(store: MapiStore, store_id: int, mids: Sequence[int], *,
             ctx = store.ctx(conn, meta)
             content = backend.read_message(ctx, store.folder_ref(folder),  # type: ignore[arg-type]
                                            store.message_ref(rec))
-            content.props.update(message_computed(
-                meta, rec.fid, indexed(rec), content.props.get(tags.MESSAGE_FLAGS), pcl=rec.pcl))
+            if computed:
+                content.props.update(message_computed(
+                    meta, rec.fid, indexed(rec), content.props.get(tags.MESSAGE_FLAGS),
+                    pcl=rec.pcl))
             if not attachment_data:
                 for att in content.attachments:
                     data = att.props.pop(tags.ATTACH_DATA_BINARY, None)

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Gauge
+
 from directory.model import Recipient, RecipientKind
 from groupware.convert import mime_to_mapi
 from groupware.errors import GroupwareError, InvalidInput, NotFound, PermissionDenied
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
     from storage.mapistore.store import MapiStore
 
 logger = logging.getLogger(__name__)
+
+_PARKED = Gauge("groupware_activesync_waiting_long_polls",
+                "ActiveSync Pings and hanging Syncs waiting for changes")
 
 __all__ = ["ActiveSyncHandler", "EasSession", "FetchedMessage"]
 
@@ -255,6 +260,9 @@ class ActiveSyncHandler:
         self.policy_hash = policy_hash(self.config)
         self._stores: dict[int, tuple[StoreId, NameMap]] = {}
         self._waiters: dict[tuple[int, str], asyncio.Future[None]] = {}
+        self.parked = 0
+        """Long-polls waiting on the notifier right now (the /metrics gauge)."""
+        _PARKED.set_function(lambda: self.parked)
 
     @property
     def store(self) -> MapiStore:
@@ -768,6 +776,7 @@ class EasSession:
         sid = await self.store_id()
         out: list[OutItem] = []
         cutoff = self._cutoff(state)
+        before = CollectionState(state.cursor_cn, state.cursor_mid)
         pending: list[tuple[Change, str]] = []
         more = False
         since = max(0, state.cursor_cn - 1)
@@ -785,7 +794,7 @@ class EasSession:
                 if time.monotonic() > deadline and (out or pending):
                     more = True
                     break
-                kind = self._classify(state, change, gc, cutoff)
+                kind = self._classify(state, before, change, gc, cutoff)
                 state.cursor_cn, state.cursor_mid = change.modseq, gc
                 if kind is not None:
                     pending.append((change, kind))
@@ -810,8 +819,10 @@ class EasSession:
                       or (s == state.cursor_cn and state.cursor_mid >= 0)}
         return out, more
 
-    def _classify(self, state: CollectionState, change: Change, gc: int,
-                  cutoff: float | None) -> str | None:
+    def _classify(self, state: CollectionState, before: CollectionState, change: Change,
+                  gc: int, cutoff: float | None) -> str | None:
+        """What the client gets for ``change``: add, change, read (flags only), delete,
+        or None; ``before`` is the cursor the export started from."""
         if gc in state.broken:
             return None
         if change.deleted:
@@ -823,8 +834,8 @@ class EasSession:
         if state.skip.get(gc, -1) >= change.modseq:
             return None
         if gc in state.given:
-            if change.cn <= state.cursor_cn - 1 and change.created_cn <= state.cursor_cn - 1 \
-                    and state.klass == "Email":
+            content_known = before.done(change.cn, gc) or state.skip.get(gc, -1) >= change.cn
+            if content_known and state.klass == "Email":
                 return "read"
             return "change"
         if cutoff is not None and change.created_at and change.created_at < cutoff:
@@ -1270,8 +1281,12 @@ class EasSession:
                     changed.add(folder.server_id)
             if changed:
                 return 2, sorted(changed)
-            await asyncio.wait(
-                [woke, superseded], timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+            handler.parked += 1
+            try:
+                await asyncio.wait([woke, superseded], timeout=heartbeat,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                handler.parked -= 1
             if hierarchy[0]:
                 return 7, []
             if changed:
