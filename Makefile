@@ -62,12 +62,16 @@ test-postgres: install-test
 	  $(PY) -m tests.pgdb drop "$(PG_ADMIN_URL)" "$(PG_TEST_DB)"; exit $$rc
 
 ## make test: install what the tests need, run the quality gates, the suite on SQLite, then on PostgreSQL.
+# Every step runs even when an earlier one fails, so one run shows every problem;
+# the target fails if any step failed.
 test: install-test
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	@failed=""; \
+	for step in "$(VENV)/bin/ruff check ." "$(VENV)/bin/mypy" "$(VENV)/bin/lint-imports" \
+	            "$(MAKE) --no-print-directory test-sqlite" "$(MAKE) --no-print-directory test-postgres"; do \
+	  echo "== $$step"; $$step || failed="$$failed\n  $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then printf "make test: these steps failed:$$failed\n"; exit 1; fi; \
+	echo "make test: all steps passed"
 
 bench: install-test
 	$(PY) -m bench
