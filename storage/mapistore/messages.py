@@ -123,6 +123,26 @@ def merged_pcl(stored: bytes | None, incoming: bytes | None) -> bytes | None:
         PredecessorChangeList.from_bytes(incoming)).to_bytes()
 
 
+INLINE_PREPARE_LIMIT = 256 << 10
+"""MIME originals up to this size are checked on the calling (event loop) thread."""
+
+
+def _small(content: object, mime: object, threshold: int) -> bool:
+    """A message without attachments, a small MIME original and no value big enough
+    to go to the blob store: preparing it writes nothing and takes microseconds."""
+    if not isinstance(content, MessageContent) or content.attachments \
+            or len(content.recipients) > 64:
+        return False
+    if isinstance(mime, bytes | bytearray) and len(mime) > INLINE_PREPARE_LIMIT:
+        return False
+    if not isinstance(content.props, dict) or len(content.props) > 256:
+        return False
+    for value in content.props.values():
+        if isinstance(value, str | bytes) and len(value) * 4 > threshold:
+            return False
+    return True
+
+
 def check_restriction(node: Restriction | None, depth: int = 0) -> None:
     """Refuse restrictions no evaluator here can decide, before any work
     (RELOP_RE, RELOP_MEMBER_OF_DL, nesting beyond 64): InvalidRestriction (ecTooComplex)."""
@@ -195,6 +215,16 @@ class MessageOps(StoreBase):
         _prepared_flags(props, normal)
         return offload_large_values(normal, self.blobs, self.limits.blob_threshold), size, pending
 
+    async def _prepare_new(self, content: MessageContent, mime: bytes | BlobRef | None, *,
+                           delivery: bool) -> tuple[MessageContent, int, bytes | None]:
+        """:meth:`_prepare` for a new message: inline when it is small (checking and
+        hashing a few KiB costs less than a thread hand-off; nothing is written then),
+        in a worker thread otherwise."""
+        if _small(content, mime, self.limits.blob_threshold):
+            return self._prepare(content, mime, delivery=delivery, defer_mime=True)
+        return await asyncio.to_thread(self._prepare, content, mime, delivery=delivery,
+                                       defer_mime=True)
+
     def _write_mime(self, data: bytes | None) -> concurrent.futures.Future[BlobRef] | None:
         """Start writing a MIME original on the blob writers. The transaction that
         references it waits for the write (``.result()``) before it commits, so a
@@ -231,8 +261,7 @@ class MessageOps(StoreBase):
         already stored). ``mid`` may name an id the client reserved (RopGetLocalReplicaIds);
         otherwise one is allocated. Refused above the send quota."""
         pcl = foreign_pcl(content.props)
-        prepared, size, pending = await asyncio.to_thread(
-            self._prepare, content, mime, delivery=False, defer_mime=True)
+        prepared, size, pending = await self._prepare_new(content, mime, delivery=False)
         return await self.write("create_message", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=read, associated=associated,
                                 mid=mid, delivery=False, pcl=pcl,
@@ -243,8 +272,7 @@ class MessageOps(StoreBase):
                       fid: FolderId | None = None) -> MessageInfo:
         """Deliver incoming mail: into ``fid`` or the receive folder of its message class
         (MS-OXCSTOR 3.2.5.2). Refused above the receive quota; publishes ``new_mail``."""
-        prepared, size, pending = await asyncio.to_thread(
-            self._prepare, content, mime, delivery=True, defer_mime=True)
+        prepared, size, pending = await self._prepare_new(content, mime, delivery=True)
         return await self.write("deliver", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=False, associated=False,
                                 mid=None, delivery=True, pcl=None,
