@@ -445,3 +445,92 @@ def test_get_item_estimate_and_hanging_sync(server: RunningServer, filler: Fille
     assert isinstance(resp, requests.Response) and resp.status_code == 200
     assert resp.content == b""
     assert float(box["at"]) - started < 5  # type: ignore[arg-type]
+
+
+def _imap_find(server: RunningServer, user: str, subject: str) -> bytes | None:
+    import imaplib
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        imap = imaplib.IMAP4("127.0.0.1", server.port("imap", "starttls"), timeout=10)
+        imap.login(f"{user}@example.test", PASSWORDS[user])
+        imap.select("INBOX")
+        typ, data = imap.search(None, "SUBJECT", f'"{subject}"')
+        if typ == "OK" and data[0].split():
+            num = data[0].split()[-1]
+            typ, fetched = imap.fetch(num, "(RFC822)")
+            imap.logout()
+            return fetched[0][1]
+        imap.logout()
+        time.sleep(0.2)
+    return None
+
+
+def test_smart_forward_carries_the_original_attachments(server: RunningServer,
+                                                        filler: Filler) -> None:
+    import email
+
+    payload = bytes(range(256)) * 40
+    filler.deliver("alice", [make_message("original with file",
+                                          attachment=("report.bin", payload))])
+    c = eas(server, "alice")
+    c.provision()
+    inbox = c.folder_of_type(2)
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    adds = _adds(c.sync(inbox, key, make("AirSync:WindowSize", text="500")))
+    sid = next(k for k, v in adds.items() if v.findtext("Email:Subject") == "original with file")
+    subject = f"Fw: original {uuid.uuid4().hex[:6]}"
+    mime = (f"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: {subject}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nSee below.\r\n").encode()
+    resp = c.post("SmartForward", make("ComposeMail:SmartForward",
+                                       make("ComposeMail:ClientId", text=uuid.uuid4().hex),
+                                       make("ComposeMail:Source", make(
+                                           "ComposeMail:FolderId", text=inbox),
+                                           make("ComposeMail:ItemId", text=sid)),
+                                       make("ComposeMail:Mime", opaque=mime)))
+    assert resp.status_code == 200 and resp.content == b""
+    raw = _imap_find(server, "bob", subject)
+    assert raw is not None
+    msg = email.message_from_bytes(raw)
+    parts = {p.get_filename(): p.get_payload(decode=True) for p in msg.walk()
+             if p.get_filename()}
+    assert parts == {"report.bin": payload}
+
+
+def test_meeting_response_accept(server: RunningServer, filler: Filler) -> None:
+    uid = f"meeting-{uuid.uuid4().hex[:8]}@example.test"
+    ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\n"
+            f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T100000Z\r\n"
+            "DTSTART:20261204T100000Z\r\nDTEND:20261204T110000Z\r\nSUMMARY:Planning\r\n"
+            "ORGANIZER;CN=Bob:mailto:bob@example.test\r\n"
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alice@example.test\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    raw = ("From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Planning\r\n"
+           f"Message-ID: <{uuid.uuid4().hex}@example.test>\r\n"
+           "Date: Fri, 20 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\n"
+           + ical).encode()
+    filler.deliver("alice", [raw])
+    c = eas(server, "alice")
+    c.provision()
+    inbox = c.folder_of_type(2)
+    cal = c.folder_of_type(8)
+    ckey = c.sync(cal, "0").findtext("AirSync:SyncKey")
+    ckey = c.sync(cal, ckey).findtext("AirSync:SyncKey")
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    adds = _adds(c.sync(inbox, key, make("AirSync:WindowSize", text="500")))
+    sid = next(k for k, v in adds.items() if v.findtext("Email:Subject") == "Planning")
+    tree = c.call("MeetingResponse", make("MeetingResponse:MeetingResponse", make(
+        "MeetingResponse:Request", make("MeetingResponse:UserResponse", text="1"),
+        make("MeetingResponse:CollectionId", text=inbox),
+        make("MeetingResponse:RequestId", text=sid))))
+    result = tree.find("MeetingResponse:Result")
+    assert result.findtext("MeetingResponse:Status") == "1"
+    cal_id = result.findtext("MeetingResponse:CalendarId")
+    assert cal_id and cal_id.startswith(cal + ":")
+    items = _adds(c.sync(cal, ckey))
+    assert items[cal_id].findtext("Calendar:Subject") == "Planning"
+    assert items[cal_id].findtext("Calendar:UID") == uid
+    assert items[cal_id].findtext("Calendar:StartTime") == "20261204T100000Z"
+    reply = _imap_find(server, "bob", "Accepted: Planning")
+    assert reply is not None and b"PARTSTAT=ACCEPTED" in reply
