@@ -19,13 +19,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.db.tables_mapistore import messages, tombstones
-from storage.mapistore import tags
+from storage.backends.sql.backend import SqlBackend
+from storage.blobs import BlobRef
+from storage.db.tables_mapistore import (
+    messages,
+    sql_attachments,
+    sql_messages,
+    sql_recipients,
+    tombstones,
+)
+from storage.mapistore import propcodec, tags
 from storage.mapistore.base import indexed, message_computed
 from storage.mapistore.errors import ObjectNotFound
 from storage.mapistore.ids import globcnt, mid_of
+from storage.mapistore.index import message_record
 from storage.mapistore.info import MessageInfo
-from storage.mapistore.model import BlobValue, MessageContent
+from storage.mapistore.model import AttachmentContent, BlobValue, MessageContent
 from storage.mapistore.store import MapiStore
 
 
@@ -140,25 +149,43 @@ async def read_messages(store: MapiStore, store_id: int, mids: Sequence[int], *,
     ``mime_limit``: bytes of the MIME original to read (0: none, None: all).
     Attachment data (PidTagAttachDataBinary) is left out unless ``attachment_data``;
     the index's computed properties (entry ids, change keys ...) unless ``computed``.
+    Messages of the ``sql`` backend are read with four queries per call, not per message.
     """
     def txn(conn: sa.Connection) -> list[FetchedMessage | None]:
+        meta = store.meta(conn, store_id)
+        gcs = [store.mid_gc(m) for m in mids]
+        recs = {r.mid: r for r in (message_record(row) for chunk in _chunks(gcs, 500)
+                                   for row in conn.execute(sa.select(messages).where(
+                                       messages.c.store_id == store_id,
+                                       messages.c.mid.in_(chunk))))}
+        folders: dict[int, Any] = {}
+        contents: dict[int, MessageContent] = {}
+        by_folder: dict[int, list[int]] = {}
+        for gc in gcs:
+            rec = recs.get(gc)
+            if rec is not None:
+                by_folder.setdefault(rec.fid, []).append(gc)
+        ctx = store.ctx(conn, meta)
+        for fgc, members in by_folder.items():
+            folder = store.index.folder(conn, store_id, fgc)
+            folders[fgc] = folder
+            backend = store.backend(folder.backend_uri)
+            if isinstance(backend, SqlBackend):
+                contents.update(_sql_contents(conn, store_id, members))
+                continue
+            for gc in members:
+                try:
+                    contents[gc] = backend.read_message(ctx, store.folder_ref(folder),
+                                                        store.message_ref(recs[gc]))
+                except ObjectNotFound:
+                    continue
         out: list[FetchedMessage | None] = []
-        folders: dict[int, object] = {}
-        for mid in mids:
-            try:
-                meta = store.meta(conn, store_id)
-                rec = store.index.message(conn, store_id, store.mid_gc(mid))
-            except ObjectNotFound:
+        for gc in gcs:
+            rec = recs.get(gc)
+            content = contents.get(gc)
+            if rec is None or content is None:
                 out.append(None)
                 continue
-            folder = folders.get(rec.fid)
-            if folder is None:
-                folder = store.index.folder(conn, store_id, rec.fid)
-                folders[rec.fid] = folder
-            backend = store.backend(folder.backend_uri)  # type: ignore[attr-defined]
-            ctx = store.ctx(conn, meta)
-            content = backend.read_message(ctx, store.folder_ref(folder),  # type: ignore[arg-type]
-                                           store.message_ref(rec))
             if computed:
                 content.props.update(message_computed(
                     meta, rec.fid, indexed(rec), content.props.get(tags.MESSAGE_FLAGS),
@@ -174,17 +201,52 @@ async def read_messages(store: MapiStore, store_id: int, mids: Sequence[int], *,
             head: bytes | None = None
             size = 0
             if content.mime is not None:
-                size = store.blobs.size(content.mime)
                 if mime_limit is None:
                     head = store.blobs.get(content.mime)
+                    size = len(head)
                 elif mime_limit > 0:
-                    head = store.blobs.read(content.mime, 0, min(mime_limit, size))
+                    with store.blobs.open(content.mime) as fh:
+                        head = fh.read(mime_limit)
+                        size = len(head) if len(head) < mime_limit else \
+                            store.blobs.size(content.mime)
                 else:
                     head = b""
+                    size = store.blobs.size(content.mime)
             out.append(FetchedMessage(MessageInfo.of(rec), resolved, head, size))
         return out
 
     return await store.read("eas_read_messages", txn)
+
+
+def _chunks(items: list[int], n: int) -> list[list[int]]:
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def _sql_contents(conn: sa.Connection, store_id: int,
+                  gcs: list[int]) -> dict[int, MessageContent]:
+    """Contents of many messages of the sql backend: one query per table."""
+    out: dict[int, MessageContent] = {}
+    for chunk in _chunks(gcs, 500):
+        for row in conn.execute(sa.select(sql_messages.c.mid, sql_messages.c.props,
+                                          sql_messages.c.mime_ref).where(
+                sql_messages.c.store_id == store_id, sql_messages.c.mid.in_(chunk))):
+            out[int(row.mid)] = MessageContent(
+                propcodec.decode_props(row.props), [], [],
+                None if row.mime_ref is None else BlobRef(row.mime_ref))
+        for rrow in conn.execute(sa.select(sql_recipients.c.mid, sql_recipients.c.props).where(
+                sql_recipients.c.store_id == store_id, sql_recipients.c.mid.in_(chunk))
+                .order_by(sql_recipients.c.mid, sql_recipients.c.row_id)):
+            if int(rrow.mid) in out:
+                out[int(rrow.mid)].recipients.append(propcodec.decode_props(rrow.props))
+        for row in conn.execute(sa.select(sql_attachments.c.mid, sql_attachments.c.props,
+                                          sql_attachments.c.embedded).where(
+                sql_attachments.c.store_id == store_id, sql_attachments.c.mid.in_(chunk))
+                .order_by(sql_attachments.c.mid, sql_attachments.c.attach_num)):
+            if int(row.mid) in out:
+                out[int(row.mid)].attachments.append(AttachmentContent(
+                    propcodec.decode_props(row.props),
+                    None if row.embedded is None else propcodec.decode_message(row.embedded)))
+    return out
 
 
 async def read_attachment(store: MapiStore, store_id: int, mid: int,
