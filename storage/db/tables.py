@@ -209,6 +209,6 @@ auth_failures = sa.Table(
 )
 
 # The message store's tables live in their own module and register on ``metadata``.
+from storage.db import tables_activesync as _tables_activesync  # noqa: E402, F401
 from storage.db import tables_mapistore as _tables_mapistore  # noqa: E402, F401
 from storage.db import tables_queue as _tables_queue  # noqa: E402, F401
-from storage.db import tables_activesync as _tables_activesync  # noqa: E402, F401
