@@ -534,3 +534,35 @@ def test_meeting_response_accept(server: RunningServer, filler: Filler) -> None:
     assert items[cal_id].findtext("Calendar:StartTime") == "20261204T100000Z"
     reply = _imap_find(server, "bob", "Accepted: Planning")
     assert reply is not None and b"PARTSTAT=ACCEPTED" in reply
+
+
+def test_multipart_item_operations_and_12x_get_attachment(server: RunningServer,
+                                                          filler: Filler) -> None:
+    import struct
+
+    payload = bytes(range(256)) * 300
+    filler.deliver("bob", [make_message("multipart att", attachment=("data.bin", payload))])
+    c = eas(server, "bob")
+    c.provision()
+    inbox = c.folder_of_type(2)
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    adds = _adds(c.sync(inbox, key, make("AirSync:WindowSize", text="500")))
+    app = next(v for v in adds.values() if v.findtext("Email:Subject") == "multipart att")
+    ref = app.find("AirSyncBase:Attachments").find("AirSyncBase:Attachment").findtext(
+        "AirSyncBase:FileReference")
+    resp = c.post("ItemOperations", make("ItemOperations:ItemOperations", make(
+        "ItemOperations:Fetch", make("ItemOperations:Store", text="Mailbox"),
+        make("AirSyncBase:FileReference", text=ref))), headers={"MS-ASAcceptMultiPart": "T"})
+    assert resp.headers["Content-Type"] == "application/vnd.ms-sync.multipart"
+    body = resp.content
+    count = struct.unpack_from("<i", body, 0)[0]
+    assert count == 2
+    parts = [struct.unpack_from("<ii", body, 4 + 8 * i) for i in range(count)]
+    tree = decode(body[parts[0][0]:parts[0][0] + parts[0][1]])
+    fetch = tree.find("ItemOperations:Response").find("ItemOperations:Fetch")
+    assert fetch.find("ItemOperations:Properties").findtext("ItemOperations:Part") == "1"
+    assert body[parts[1][0]:parts[1][0] + parts[1][1]] == payload
+    old = eas(server, "bob", version="12.1")
+    old.provision()
+    raw = old.post("GetAttachment", None, params={"AttachmentName": ref})
+    assert raw.status_code == 200 and raw.content == payload
