@@ -100,5 +100,6 @@ def test_sync_keys_and_item_ids() -> None:
         assert parse_key(bad) is None
     fid, mid = parse_item_sid("12:345")
     assert fid is not None and fid & 0xFFFF == 1
+    assert mid >> 16 != 0 and mid & 0xFFFF == 1
     with pytest.raises(Exception, match="not an item id"):
         parse_item_sid("x:y")
