@@ -37,7 +37,7 @@ from groupware.handlers.activesync.policy import policy_document
 from protocols.activesync import content
 from protocols.activesync.errors import status_for
 from protocols.activesync.request import EasRequest
-from protocols.activesync.wbxml import Element, WbxmlWriter
+from protocols.activesync.wbxml import Element, WbxmlWriter, lookup_tag
 
 logger = logging.getLogger(__name__)
 
@@ -365,11 +365,21 @@ async def sync(ctx: Context, tree: Element | None) -> Reply:
     session = ctx.session
     handler = session.handler
     root = "AirSync:Sync"
+    cache_key = (session.user_id, session.device.device_id)
     if tree is None:
-        # An empty Sync repeats the last one; we keep no cache of it (MS-ASCMD 2.2.1.21:
-        # Status 13 asks for the full request).
-        return Reply(status_only(root, 13))
+        # An empty Sync repeats the device's last one (MS-ASCMD 2.2.1.21); without one
+        # in this process (a restart), Status 13 asks for the full request.
+        cached = _LAST_SYNC.get(cache_key)
+        if cached is None:
+            return Reply(status_only(root, 13))
+        tree = _without_commands(cached)
     tree = _need(tree, root)
+    if tree.find("AirSync:Partial") is not None:
+        cached = _LAST_SYNC.get(cache_key)
+        if cached is None:
+            return Reply(status_only(root, 13))
+        tree = _merge_partial(_without_commands(cached), tree)
+    _remember_sync(cache_key, tree)
     wait = tree.findtext("AirSync:Wait")
     heartbeat_text = tree.findtext("AirSync:HeartbeatInterval")
     heartbeat: float | None = None
@@ -420,7 +430,76 @@ async def sync(ctx: Context, tree: Element | None) -> Reply:
         else:
             # MS-ASCMD 3.2.5.1: nothing changed during the wait: an empty response.
             return Reply(b"")
+    _advance_cached_keys(cache_key, results)
     return Reply(_sync_response(ctx, results, requests, await _models(ctx, results)))
+
+
+_LAST_SYNC: dict[tuple[int, str], Element] = {}
+"""The last full Sync request per device (empty and Partial Syncs build on it)."""
+_LAST_SYNC_MAX = 20000
+
+
+def _remember_sync(key: tuple[int, str], tree: Element) -> None:
+    if len(_LAST_SYNC) >= _LAST_SYNC_MAX and key not in _LAST_SYNC:
+        _LAST_SYNC.pop(next(iter(_LAST_SYNC)))
+    _LAST_SYNC[key] = _without_commands(tree)
+
+
+def _advance_cached_keys(key: tuple[int, str], results: list[CollectionResult]) -> None:
+    """The cached request continues from the keys just handed out."""
+    cached = _LAST_SYNC.get(key)
+    cols = cached.find("AirSync:Collections") if cached is not None else None
+    if cols is None:
+        return
+    new_keys = {r.collection_id: r.sync_key for r in results if r.sync_key}
+    for col in cols.findall("AirSync:Collection"):
+        sync_key = col.find("AirSync:SyncKey")
+        new = new_keys.get(col.findtext("AirSync:CollectionId") or "")
+        if sync_key is not None and new:
+            sync_key.text = new
+
+
+def _without_commands(tree: Element) -> Element:
+    """A copy of a Sync request without client commands (they are never repeated)."""
+    out = Element(tree.tag, [], tree.text, tree.opaque)
+    for child in tree.children:
+        if child.tag.name == "Collections":
+            cols = Element(child.tag)
+            for col in child.children:
+                cols.children.append(Element(col.tag, [c for c in col.children
+                                                       if c.tag.name != "Commands"]))
+            out.children.append(cols)
+        elif child.tag.name != "Partial":
+            out.children.append(child)
+    return out
+
+
+def _merge_partial(cached: Element, partial: Element) -> Element:
+    """MS-ASCMD 2.2.3.128: a Partial Sync names only what differs from the cached one."""
+    merged = Element(cached.tag, [c for c in cached.children
+                                  if c.tag.name not in ("Collections", "Wait",
+                                                        "HeartbeatInterval", "WindowSize")])
+    for name in ("Wait", "HeartbeatInterval", "WindowSize"):
+        el = partial.find(f"AirSync:{name}") or cached.find(f"AirSync:{name}")
+        if el is not None:
+            merged.children.append(el)
+    by_id: dict[str, Element] = {}
+    old_cols = cached.find("AirSync:Collections")
+    for col in old_cols.findall("AirSync:Collection") if old_cols is not None else []:
+        by_id[col.findtext("AirSync:CollectionId") or ""] = col
+    new_cols = partial.find("AirSync:Collections")
+    for col in new_cols.findall("AirSync:Collection") if new_cols is not None else []:
+        cid = col.findtext("AirSync:CollectionId") or ""
+        base = by_id.get(cid)
+        if base is None:
+            by_id[cid] = col
+            continue
+        names = {c.tag for c in col.children}
+        by_id[cid] = Element(col.tag, [c for c in base.children if c.tag not in names]
+                             + col.children)
+    collections = Element(lookup_tag("AirSync:Collections"), list(by_id.values()))
+    merged.children.insert(0, collections)
+    return merged
 
 
 async def _run_collections(ctx: Context, requests: list[tuple[CollectionRequest,

@@ -566,3 +566,35 @@ def test_multipart_item_operations_and_12x_get_attachment(server: RunningServer,
     old.provision()
     raw = old.post("GetAttachment", None, params={"AttachmentName": ref})
     assert raw.status_code == 200 and raw.content == payload
+
+
+def test_empty_and_partial_sync_reuse_the_last_request(server: RunningServer,
+                                                       filler: Filler) -> None:
+    c = eas(server, "bob")
+    c.provision()
+    notes = c.folder_of_type(10)
+    key = c.sync(notes, "0").findtext("AirSync:SyncKey")
+    fresh = eas(server, "bob")
+    fresh.provision()
+    # No earlier request of this device: the full request is asked for.
+    assert decode(fresh.post("Sync", b"").content).findtext("AirSync:Status") == "13"
+    first = c.sync(notes, key, make("AirSync:WindowSize", text="5"))
+    key = first.findtext("AirSync:SyncKey")
+    add = make("AirSync:Commands", make("AirSync:Add", make("AirSync:ClientId", text="n1"),
+                                        make("AirSync:ApplicationData", make(
+                                            "Notes:Subject", text="partial note"))))
+    other = eas(server, "bob")
+    other.provision()
+    okey = other.sync(notes, "0").findtext("AirSync:SyncKey")
+    okey = other.sync(notes, okey).findtext("AirSync:SyncKey")
+    other.sync(notes, okey, add)
+    # An empty body repeats the last Sync with the newest key: the new note arrives.
+    resp = c.post("Sync", b"")
+    col = decode(resp.content).find("AirSync:Collections").find("AirSync:Collection")
+    assert [a.findtext("Notes:Subject") for a in _adds(col).values()] == ["partial note"]
+    # A Partial Sync changes only what it names.
+    tree = c.call("Sync", make("AirSync:Sync", make("AirSync:Collections", make(
+        "AirSync:Collection", make("AirSync:SyncKey", text=col.findtext("AirSync:SyncKey")),
+        make("AirSync:CollectionId", text=notes))), make("AirSync:Partial")))
+    col = tree.find("AirSync:Collections").find("AirSync:Collection")
+    assert col.findtext("AirSync:Status") == "1"
