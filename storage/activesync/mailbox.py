@@ -56,6 +56,8 @@ class Change:
     soft: bool = False
     created_at: float = 0.0
     message_class: str = ""
+    gc: int = 0
+    """The MID's global counter: the order of ties (packed MIDs do not sort by it)."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,20 @@ class FetchedMessage:
     mime_size: int
 
 
-async def changes_page(store: MapiStore, store_id: int, fid: int, since: int,
-                       limit: int) -> ChangePage:
-    """At most ``limit`` changes of folder ``fid`` after change number ``since``,
-    lowest modseq first. Raises SyncStateTooOld past the tombstone horizon."""
+async def changes_page(store: MapiStore, store_id: int, fid: int, *, cursor_cn: int,
+                       cursor_gc: int, limit: int) -> ChangePage:
+    """At most ``limit`` changes of folder ``fid`` after the cursor, in (modseq, MID
+    counter) order: those with modseq > ``cursor_cn``, or == ``cursor_cn`` and a MID
+    counter above ``cursor_gc`` (-1: none of modseq ``cursor_cn``). Ties of one change
+    number (a bulk flag change of thousands of messages) are paged through like any
+    other run. Raises SyncStateTooOld past the tombstone horizon."""
     fgc = globcnt(fid, "folder")
+    since = max(0, cursor_cn - 1)
+
+    def after(modseq: Any, ident: Any) -> Any:
+        if cursor_gc < 0:
+            return modseq > cursor_cn
+        return sa.or_(modseq > cursor_cn, sa.and_(modseq == cursor_cn, ident > cursor_gc))
 
     def txn(conn: sa.Connection) -> ChangePage:
         store.index._check_horizon(conn, store_id, since)
@@ -97,22 +108,25 @@ async def changes_page(store: MapiStore, store_id: int, fid: int, since: int,
                       messages.c.message_class, modseq.label("modseq"))
             .where(messages.c.store_id == store_id, messages.c.fid == fgc,
                    messages.c.associated == sa.false(), messages.c.soft_deleted == sa.false(),
-                   sa.or_(messages.c.cn > since, messages.c.read_cn > since))
+                   sa.or_(messages.c.cn > since, messages.c.read_cn > since),
+                   after(modseq, messages.c.mid))
             .order_by(modseq, messages.c.mid).limit(limit + 1)).all()
         live = [Change(int(mid_of(r.mid)), int(r.modseq), False, int(r.created_cn), int(r.cn),
-                       bool(r.is_read), False, float(r.created_at), r.message_class)
+                       bool(r.is_read), False, float(r.created_at), r.message_class,
+                       gc=int(r.mid))
                 for r in rows]
         dead: list[Change] = []
-        if since > 0:
+        if cursor_cn > 0:
             trows = conn.execute(
                 sa.select(tombstones.c.object_id, tombstones.c.cn, tombstones.c.soft)
                 .where(tombstones.c.store_id == store_id, tombstones.c.fid == fgc,
                        tombstones.c.is_folder == sa.false(),
-                       tombstones.c.associated == sa.false(), tombstones.c.cn > since)
+                       tombstones.c.associated == sa.false(), tombstones.c.cn > since,
+                       after(tombstones.c.cn, tombstones.c.object_id))
                 .order_by(tombstones.c.cn, tombstones.c.object_id).limit(limit + 1)).all()
-            dead = [Change(int(mid_of(r.object_id)), int(r.cn), True, soft=bool(r.soft))
-                    for r in trows]
-        merged = sorted(live + dead, key=lambda c: (c.modseq, c.deleted, c.mid))
+            dead = [Change(int(mid_of(r.object_id)), int(r.cn), True, soft=bool(r.soft),
+                           gc=int(r.object_id)) for r in trows]
+        merged = sorted(live + dead, key=lambda c: (c.modseq, c.gc, c.deleted))
         more = len(merged) > limit
         return ChangePage(merged[:limit], int(folder.highest_cn), more)
 

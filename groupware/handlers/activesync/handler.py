@@ -744,16 +744,14 @@ class EasSession:
         state = CollectionState.from_bytes(rows[0].data)
         sid = await self.store_id()
         try:
-            page = await changes_page(self.store, sid, folder.fid,
-                                      max(0, state.cursor_cn - 1), 64)
+            page = await changes_page(self.store, sid, folder.fid, cursor_cn=state.cursor_cn,
+                                      cursor_gc=state.cursor_mid, limit=64)
         except SyncStateTooOld:
             return True
         for change in page.changes:
-            if state.done(change.modseq, globcnt(change.mid, "message")):
+            if state.skip.get(change.gc, -1) >= change.modseq or change.gc in state.broken:
                 continue
-            if state.skip.get(globcnt(change.mid, "message"), -1) >= change.modseq:
-                continue
-            if change.deleted and globcnt(change.mid, "message") not in state.given:
+            if change.deleted and change.gc not in state.given:
                 continue
             return True
         return page.more
@@ -779,13 +777,13 @@ class EasSession:
         before = CollectionState(state.cursor_cn, state.cursor_mid)
         pending: list[tuple[Change, str]] = []
         more = False
-        since = max(0, state.cursor_cn - 1)
         page_size = max(window * 2, 64)
         exhausted = False
         while len(out) + len(pending) < window:
-            page = await changes_page(self.store, sid, folder.fid, since, page_size)
+            page = await changes_page(self.store, sid, folder.fid, cursor_cn=state.cursor_cn,
+                                      cursor_gc=state.cursor_mid, limit=page_size)
             for change in page.changes:
-                gc = globcnt(change.mid, "message")
+                gc = change.gc
                 if state.done(change.modseq, gc):
                     continue
                 if len(out) + len(pending) >= window:
@@ -808,7 +806,6 @@ class EasSession:
                         state.cursor_cn, state.cursor_mid = max(page.highest_cn,
                                                                 state.cursor_cn), -1
                     break
-                since = max(0, state.cursor_cn - 1)
                 continue
             break
         if pending:

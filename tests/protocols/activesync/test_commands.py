@@ -598,3 +598,51 @@ def test_empty_and_partial_sync_reuse_the_last_request(server: RunningServer,
         make("AirSync:CollectionId", text=notes))), make("AirSync:Partial")))
     col = tree.find("AirSync:Collections").find("AirSync:Collection")
     assert col.findtext("AirSync:Status") == "1"
+
+
+def test_bulk_changes_of_one_change_number_page_through_windows(server: RunningServer,
+                                                                filler: Filler) -> None:
+    """A bulk move and a bulk read-flag change each take one change number; small
+    windows still bring every item exactly once."""
+    c = eas(server, "bob")
+    c.provision()
+    folders = c.folders()
+    name = f"bulk-{uuid.uuid4().hex[:6]}"
+    created = c.call("FolderCreate", make(
+        "FolderHierarchy:FolderCreate", make("FolderHierarchy:SyncKey", text=c.folder_key),
+        make("FolderHierarchy:ParentId", text="0"),
+        make("FolderHierarchy:DisplayName", text=name), make("FolderHierarchy:Type",
+                                                            text="12")))
+    target = created.findtext("FolderHierarchy:ServerId")
+    assert folders
+    mids = filler.deliver("bob", [make_message(f"bulk {i}") for i in range(300)],
+                          role="junk")
+    key = c.sync(target, "0").findtext("AirSync:SyncKey")
+    key = c.sync(target, key).findtext("AirSync:SyncKey")
+    from storage.mapistore.ids import fid_of
+
+    moved = filler.store_call("move_messages", "bob", mids, fid_of(int(target)))
+    new_mids = list(moved.values())
+    seen: list[str] = []
+    window = make("AirSync:WindowSize", text="7")
+    while True:
+        col = c.sync(target, key, window)
+        key = col.findtext("AirSync:SyncKey")
+        seen += list(_adds(col))
+        if col.find("AirSync:MoreAvailable") is None:
+            break
+    assert len(seen) == 300 and len(set(seen)) == 300
+    filler.store_call("set_read", "bob", new_mids, True)
+    changed: list[str] = []
+    window = make("AirSync:WindowSize", text="50")
+    while True:
+        col = c.sync(target, key, window)
+        key = col.findtext("AirSync:SyncKey")
+        cmds = col.find("AirSync:Commands")
+        if cmds is not None:
+            for ch in cmds.findall("AirSync:Change"):
+                assert ch.find("AirSync:ApplicationData").findtext("Email:Read") == "1"
+                changed.append(ch.findtext("AirSync:ServerId"))
+        if col.find("AirSync:MoreAvailable") is None:
+            break
+    assert sorted(changed) == sorted(seen)
