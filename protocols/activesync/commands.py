@@ -1274,11 +1274,17 @@ async def resolve_recipients(ctx: Context, tree: Element | None) -> Reply:
             w.element("ResolveRecipients:EmailAddress", entry.address or "")
             if availability is not None:
                 w.start("ResolveRecipients:Availability")
-                slots = _free_busy_slots(availability)
-                if slots:
+                start = content.parse_date(availability.findtext(
+                    "ResolveRecipients:StartTime"))
+                end = content.parse_date(availability.findtext("ResolveRecipients:EndTime"))
+                merged = None
+                if start and end and end > start:
+                    merged = await ctx.session.free_busy(entry, start, end)
+                if merged is not None:
                     w.element("ResolveRecipients:Status", "1")
-                    w.element("ResolveRecipients:MergedFreeBusy", "0" * slots)
+                    w.element("ResolveRecipients:MergedFreeBusy", merged)
                 else:
+                    # MS-ASCMD 2.2.3.162.11: free/busy data could not be retrieved.
                     w.element("ResolveRecipients:Status", "163")
                 w.end()
             if pic is not None and ctx.version >= 14.1:
@@ -1294,15 +1300,6 @@ async def resolve_recipients(ctx: Context, tree: Element | None) -> Reply:
         w.end()
     w.end()
     return Reply(doc.bytes())
-
-
-def _free_busy_slots(availability: Element) -> int:
-    """30-minute slots between StartTime and EndTime (MS-ASCMD 2.2.3.113)."""
-    start = content.parse_date(availability.findtext("ResolveRecipients:StartTime"))
-    end = content.parse_date(availability.findtext("ResolveRecipients:EndTime"))
-    if not start or not end or end <= start:
-        return 0
-    return min(int((end - start) // (30 * 60 * 10_000_000)) or 1, 4 * 48 * 7)
 
 
 # --- Settings (MS-ASCMD 2.2.1.18) -------------------------------------------------------------

@@ -1198,6 +1198,42 @@ class EasSession:
         except GroupwareError:
             return None
 
+    async def free_busy(self, recipient: Recipient, start: int, end: int) -> str | None:
+        """MergedFreeBusy (MS-ASCMD 2.2.3.105) of a local mailbox between two FILETIMEs,
+        30 minutes a digit: 0 free, 1 tentative, 2 busy, 3 out of office, 4 no data.
+        None for recipients without a mailbox here. Single appointments only
+        (recurring series show their first occurrence)."""
+        from groupware.convert import _tags as ct
+
+        if recipient.user_id is None or not recipient.is_mailbox:
+            return None
+        slot = 30 * 60 * 10_000_000
+        count = min(max(1, (end - start + slot - 1) // slot), 4 * 48 * 7)
+        digits = [0] * count
+        sid, names = await self.handler.open_store(recipient)
+        tags_wanted = {"start": await names.tag(ct.APPT_START_WHOLE),
+                       "end": await names.tag(ct.APPT_END_WHOLE),
+                       "busy": await names.tag(ct.BUSY_STATUS)}
+        if tags_wanted["start"] is None or tags_wanted["end"] is None:
+            return "0" * count
+        store = self.store
+        calendar = await store.folder_by_role(sid, SpecialFolder.CALENDAR)
+        mids = [m.mid async for m in store.iter_messages(sid, calendar.fid)]
+        for first in range(0, len(mids), 200):
+            for msg in await read_messages(store, sid, mids[first:first + 200], mime_limit=0):
+                if msg is None:
+                    continue
+                p = msg.content.props
+                a, b = p.get(tags_wanted["start"]), p.get(tags_wanted["end"])
+                if not isinstance(a, int) or not isinstance(b, int) or b <= start or a >= end:
+                    continue
+                busy = p.get(tags_wanted["busy"]) if tags_wanted["busy"] else 2
+                level = busy if isinstance(busy, int) and 0 <= busy <= 4 else 2
+                last = min(count, (b - start - 1) // slot + 1)
+                for i in range(max(0, (a - start) // slot), last):
+                    digits[i] = max(digits[i], {0: 0, 1: 1, 2: 2, 3: 3, 4: 2}[level])
+        return "".join(str(d) for d in digits)
+
     async def resolve(self, text: str, limit: int) -> list[Recipient]:
         text = text.strip()
         if "@" in text:

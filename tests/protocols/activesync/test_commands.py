@@ -646,3 +646,29 @@ def test_bulk_changes_of_one_change_number_page_through_windows(server: RunningS
         if col.find("AirSync:MoreAvailable") is None:
             break
     assert sorted(changed) == sorted(seen)
+
+
+def test_resolve_recipients_free_busy(server: RunningServer, filler: Filler) -> None:
+    """Bob's appointment 10:00-11:00 (busy) shows in alice's lookup of bob."""
+    c = eas(server, "bob")
+    c.provision()
+    cal = c.folder_of_type(8)
+    key = c.sync(cal, "0").findtext("AirSync:SyncKey")
+    c.sync(cal, key, make("AirSync:Commands", make("AirSync:Add", make(
+        "AirSync:ClientId", text="fb1"), make(
+        "AirSync:ApplicationData", make("Calendar:Subject", text="Busy hour"),
+        make("Calendar:StartTime", text="20261207T100000Z"),
+        make("Calendar:EndTime", text="20261207T110000Z"),
+        make("Calendar:BusyStatus", text="2")))))
+    a = eas(server, "alice")
+    a.provision()
+    tree = a.call("ResolveRecipients", make(
+        "ResolveRecipients:ResolveRecipients", make("ResolveRecipients:To",
+                                                    text="bob@example.test"),
+        make("ResolveRecipients:Options", make("ResolveRecipients:Availability", make(
+            "ResolveRecipients:StartTime", text="2026-12-07T09:00:00.000Z"), make(
+            "ResolveRecipients:EndTime", text="2026-12-07T12:00:00.000Z")))))
+    avail = tree.find("ResolveRecipients:Response").find("ResolveRecipients:Recipient").find(
+        "ResolveRecipients:Availability")
+    assert avail.findtext("ResolveRecipients:Status") == "1"
+    assert avail.findtext("ResolveRecipients:MergedFreeBusy") == "002200"
