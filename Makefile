@@ -7,8 +7,8 @@ PIP := $(VENV)/bin/pip
 # Debian packages the test suite drives as real peers (installed only when missing).
 APT_PACKAGES := postgresql-client libwbxml2-utils tshark dovecot-imapd slapd ldap-utils pamtester sasl2-bin ejabberd isync offlineimap3 fetchmail mutt tmux swaks dovecot-lmtpd libnet-ssleay-perl libio-socket-ssl-perl khal khard
 # PostgreSQL server the second test pass uses; a throwaway database is created and dropped.
-PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-PG_TEST_DB ?= groupware_test_$(shell echo $$$$)
+PG_SERVER ?= postgresql://postgres@127.0.0.1:5432
+PG_ADMIN_URL ?= $(PG_SERVER)/postgres
 
 .PHONY: run test install install-test apt-deps lint typecheck imports test-sqlite test-postgres bench clean
 
@@ -56,10 +56,11 @@ test-sqlite: install-test
 	GROUPWARE_TEST_DATABASE=sqlite $(VENV)/bin/pytest -q -p no:cacheprovider
 
 test-postgres: install-test
-	@$(PY) -m tests.pgdb create "$(PG_ADMIN_URL)" "$(PG_TEST_DB)"
-	@set -o pipefail; GROUPWARE_TEST_DATABASE="postgresql+psycopg://postgres@127.0.0.1:5432/$(PG_TEST_DB)" \
-	  $(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
-	  $(PY) -m tests.pgdb drop "$(PG_ADMIN_URL)" "$(PG_TEST_DB)"; exit $$rc
+	@set -o pipefail; db="$${PG_TEST_DB:-groupware_test_$$$$}"; \
+	$(PY) -m tests.pgdb create "$(PG_ADMIN_URL)" "$$db" || exit 2; \
+	GROUPWARE_TEST_DATABASE="$(PG_SERVER)/$$db" \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_PG_ARGS); rc=$$?; \
+	$(PY) -m tests.pgdb drop "$(PG_ADMIN_URL)" "$$db"; exit $$rc
 
 ## make test: install what the tests need, run the quality gates, the suite on SQLite, then on PostgreSQL.
 # Every step runs even when an earlier one fails, so one run shows every problem;
