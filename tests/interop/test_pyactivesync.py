@@ -269,3 +269,31 @@ def test_feature_disabled_user_is_refused(server: RunningServer) -> None:
     with client(server, "carol", "refused1") as c, pytest.raises(requests.HTTPError) as info:
         c.provision()
     assert info.value.response.status_code == 401
+
+
+def test_find_gal_and_mailbox(server: RunningServer, filler: Filler) -> None:
+    filler.deliver("bob", [make_message("quarterly zanzibar report"),
+                           make_message("something else")])
+    with client(server, "bob", "find1") as c:
+        c.provision()
+        gal = c.find_gal("alice")
+        assert [i.fields.get("GAL.EmailAddress") for i in gal.items] == ["alice@example.test"]
+        inbox = next(f.id for f in c.list_folders() if int(f.type) == 2)
+        found = c.find_mailbox("zanzibar", folder_id=inbox)
+        assert [i.fields.get("Email.Subject") for i in found.items] == [
+            "quarterly zanzibar report"]
+        assert found.items[0].server_id.startswith(inbox + ":")
+
+
+def test_out_of_office_set_and_get(server: RunningServer) -> None:
+    from pyactivesync.models import OofState
+
+    with client(server, "alice", "oof1") as c:
+        c.provision()
+        c.set_oof(OofState.ENABLED, reply_message="On holiday", applies_to=("Internal",))
+    with client(server, "alice", "oof2") as other:
+        other.provision()
+        oof = other.get_oof()
+    assert oof.state == OofState.ENABLED
+    assert [(m.applies_to, m.enabled, m.reply_message) for m in oof.messages] == [
+        ("Internal", True, "On holiday")]

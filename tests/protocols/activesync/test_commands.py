@@ -672,3 +672,36 @@ def test_resolve_recipients_free_busy(server: RunningServer, filler: Filler) -> 
         "ResolveRecipients:Availability")
     assert avail.findtext("ResolveRecipients:Status") == "1"
     assert avail.findtext("ResolveRecipients:MergedFreeBusy") == "002200"
+
+
+def _tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def test_gal_search_with_photos(server: RunningServer, tmp_path) -> None:
+    photo = _tiny_png()
+    path = tmp_path / "bob.png"
+    path.write_bytes(photo)
+    server.cli("user", "set", "bob", "--photo", str(path))
+    c = eas(server, "alice")
+    c.provision()
+    tree = c.call("Search", make("Search:Search", make("Search:Store", make(
+        "Search:Name", text="GAL"), make("Search:Query", text="bob"), make(
+        "Search:Options", make("Search:Range", text="0-9"), make(
+            "Search:Picture", make("Search:MaxSize", text="10000"))))))
+    store = tree.find("Search:Response").find("Search:Store")
+    assert store.findtext("Search:Status") == "1"
+    result = store.find("Search:Result").find("Search:Properties")
+    assert result.findtext("Gal:EmailAddress") == "bob@example.test"
+    picture = result.find("Gal:Picture")
+    assert picture.findtext("Gal:Status") == "1"
+    assert picture.find("Gal:Data").opaque == photo
+    assert store.findtext("Search:Total") == "1"
