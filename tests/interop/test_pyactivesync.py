@@ -297,3 +297,21 @@ def test_out_of_office_set_and_get(server: RunningServer) -> None:
     assert oof.state == OofState.ENABLED
     assert [(m.applies_to, m.enabled, m.reply_message) for m in oof.messages] == [
         ("Internal", True, "On holiday")]
+
+
+def test_folder_create_rename_delete_and_mailbox_search(server: RunningServer,
+                                                        filler: Filler) -> None:
+    filler.deliver("bob", [make_message("searchable one"), make_message("searchable two")])
+    with client(server, "bob", "folders1") as c:
+        c.provision()
+        folder = c.create_folder("Projects")
+        assert any(f.id == folder.id and f.name == "Projects" for f in c.list_folders())
+        c.update_folder(folder.id, "Projects 2026")
+        assert any(f.id == folder.id and f.name == "Projects 2026" for f in c.list_folders())
+        c.delete_folder(folder.id)
+        assert all(f.id != folder.id for f in c.list_folders())
+        inbox = next(f.id for f in c.list_folders() if int(f.type) == 2)
+        hits = c.search_mailbox(inbox, date_received_after="2020-01-01T00:00:00.000Z",
+                                max_results=100)
+        subjects = {h.get("Email.Subject") for h in hits}
+        assert {"searchable one", "searchable two"} <= subjects
