@@ -705,3 +705,47 @@ def test_gal_search_with_photos(server: RunningServer, tmp_path) -> None:
     assert picture.findtext("Gal:Status") == "1"
     assert picture.find("Gal:Data").opaque == photo
     assert store.findtext("Search:Total") == "1"
+
+
+def test_a_newer_ping_ends_the_older_one(server: RunningServer) -> None:
+    import threading
+
+    c = eas(server, "alice")
+    c.provision()
+    inbox = c.folder_of_type(2)
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    col = c.sync(inbox, key, make("AirSync:WindowSize", text="512"))
+    while col.find("AirSync:MoreAvailable") is not None:
+        col = c.sync(inbox, col.findtext("AirSync:SyncKey"),
+                     make("AirSync:WindowSize", text="512"))
+    ping = make("Ping:Ping", make("Ping:HeartbeatInterval", text="300"), make(
+        "Ping:Folders", make("Ping:Folder", make("Ping:Id", text=inbox),
+                             make("Ping:Class", text="Email"))))
+    box: dict[str, object] = {}
+
+    def first() -> None:
+        box["tree"] = c.call("Ping", ping, timeout=60)
+        box["at"] = time.monotonic()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    time.sleep(1.0)
+    assert thread.is_alive()
+    started = time.monotonic()
+    # The same device pings again (with an empty body: the last Ping's parameters); the
+    # first long-poll ends at once with "no changes".
+    result: dict[str, object] = {}
+
+    def second() -> None:
+        result["resp"] = c.post("Ping", b"", timeout=60)
+
+    thread2 = threading.Thread(target=second, daemon=True)
+    thread2.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert box["tree"].findtext("Ping:Status") == "1"  # type: ignore[union-attr]
+    assert float(box["at"]) - started < 5  # type: ignore[arg-type]
+    # End the second one too: a Sync of the device supersedes it.
+    c.sync(inbox, col.findtext("AirSync:SyncKey"))
+    thread2.join(10)
+    assert not thread2.is_alive()
