@@ -616,6 +616,74 @@ def write_note(w: WbxmlWriter, model: Model, options: ItemOptions, version: floa
     w.end()
 
 
+def write_recurrence(w: WbxmlWriter, blob: bytes, start: object) -> None:
+    """Calendar:Recurrence and deleted occurrences (MS-ASCAL 2.2.2.37, 2.2.2.21) from
+    PidLidAppointmentRecur (MS-OXOCAL 2.2.1.44.5)."""
+    from groupware.convert.errors import ConversionError
+    from groupware.convert.recurrence import (
+        AppointmentRecurrencePattern,
+        EndType,
+        Freq,
+        PatternType,
+        from_minutes,
+    )
+
+    try:
+        recur = AppointmentRecurrencePattern.unpack(blob)
+    except (ConversionError, ValueError):
+        return
+    pat = recur.pattern
+    rtype: int | None = None
+    interval = pat.period
+    if pat.frequency == Freq.DAILY and pat.pattern_type == PatternType.DAY:
+        rtype, interval = 0, max(1, pat.period // 1440)
+    elif pat.frequency == Freq.DAILY and pat.pattern_type == PatternType.WEEK:
+        rtype, interval = 1, 1  # every weekday
+    elif pat.frequency == Freq.WEEKLY:
+        rtype = 1
+    elif pat.frequency == Freq.MONTHLY:
+        rtype = 3 if pat.pattern_type == PatternType.MONTH_NTH else 2
+    elif pat.frequency == Freq.YEARLY:
+        rtype, interval = (6 if pat.pattern_type == PatternType.MONTH_NTH else 5), 1
+    if rtype is None:
+        return
+    first = from_minutes(pat.start_date)
+    w.start(_t("Calendar:Recurrence"))
+    w.element(_t("Calendar:Type"), str(rtype))
+    # Occurrence times: the series start (UTC) moved by whole days (no DST shift).
+    base = filetime_to_datetime(start) if isinstance(start, int) and start > 0 else \
+        first + dt.timedelta(minutes=recur.start_time_offset)
+
+    def utc_of(day_minutes: int) -> str:
+        when = base + dt.timedelta(minutes=day_minutes - pat.start_date)
+        return when.strftime("%Y%m%dT%H%M%SZ")
+
+    if pat.end_type == EndType.AFTER_N:
+        w.element(_t("Calendar:Occurrences"), str(pat.occurrence_count))
+    elif pat.end_type == EndType.AFTER_DATE:
+        w.element(_t("Calendar:Until"), utc_of(pat.end_date))
+    w.element(_t("Calendar:Interval"), str(max(1, interval)))
+    if rtype in (1, 3, 6):
+        w.element(_t("Calendar:DayOfWeek"), str(pat.days or 1 << ((first.weekday() + 1) % 7)))
+    if rtype in (2, 5):
+        w.element(_t("Calendar:DayOfMonth"), str(pat.day_of_month or first.day))
+    if rtype in (3, 6):
+        w.element(_t("Calendar:WeekOfMonth"), str(pat.nth or 1))
+    if rtype in (5, 6):
+        w.element(_t("Calendar:MonthOfYear"), str(first.month))
+    w.end()
+    modified = set(pat.modified)
+    deleted = [d for d in pat.deleted if d not in modified]
+    if deleted:
+        w.start(_t("Calendar:Exceptions"))
+        for day in deleted:
+            w.start(_t("Calendar:Exception"))
+            w.element(_t("Calendar:Deleted"), "1")
+            w.element(_t("Calendar:ExceptionStartTime"), utc_of(day))
+            w.end()
+        w.end()
+
+
 def read_calendar(app: Element) -> ItemData:
     """Calendar ApplicationData (MS-ASCAL 2.2.2) -> appointment properties."""
     data = ItemData(props={ct.MESSAGE_CLASS: "IPM.Appointment"})
@@ -728,6 +796,9 @@ def write_calendar(w: WbxmlWriter, model: Model, options: ItemOptions, version: 
         w.element(_t("Calendar:UID"), uid_from_goid(goid))
     state = p.get(ct.APPT_STATE_FLAGS)
     w.element(_t("Calendar:MeetingStatus"), str(state & 0x7 if isinstance(state, int) else 0))
+    recur = p.get(ct.APPT_RECUR)
+    if isinstance(recur, bytes):
+        write_recurrence(w, recur, p.get(ct.APPT_START_WHOLE))
     attendees = [r for r in model.recipients if not _is_organizer(r.props)]
     if attendees:
         w.start(_t("Calendar:Attendees"))

@@ -749,3 +749,47 @@ def test_a_newer_ping_ends_the_older_one(server: RunningServer) -> None:
     c.sync(inbox, col.findtext("AirSync:SyncKey"))
     thread2.join(10)
     assert not thread2.is_alive()
+
+
+def test_recurring_appointment_from_icalendar(server: RunningServer, filler: Filler) -> None:
+    """A weekly series with a cancelled occurrence, stored as MAPI properties (the
+    iCalendar converter's PidLidAppointmentRecur), reaches the phone as Recurrence."""
+    from groupware.convert.ical import ical_to_messages
+
+    ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+            "UID:weekly-1@example.test\r\nDTSTAMP:20261101T000000Z\r\n"
+            "DTSTART:20261102T090000Z\r\nDTEND:20261102T093000Z\r\nSUMMARY:Standup\r\n"
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10\r\nEXDATE:20261104T090000Z\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+    model = next(m for m in ical_to_messages(ical) if m.get_str(0x001A001F) ==
+                 "IPM.Appointment")
+
+    async def put() -> None:
+        from groupware.handlers.activesync.mapping import NameMap
+
+        store = filler.server.get_mapistore()
+        sid = await filler.store_id("carol")
+        folder = await store.folder_by_role(sid, "calendar")
+        await store.create_message(sid, folder.fid, await NameMap(store, sid).to_content(model))
+
+    filler.deliver("carol", [])
+    filler.run(put())
+    server.cli("user", "features", "carol", "--enable", "mobile")
+    try:
+        c = eas(server, "carol")
+        c.provision()
+        cal = c.folder_of_type(8)
+        key = c.sync(cal, "0").findtext("AirSync:SyncKey")
+        app = next(a for a in _adds(c.sync(cal, key)).values()
+                   if a.findtext("Calendar:Subject") == "Standup")
+    finally:
+        server.cli("user", "features", "carol", "--disable", "mobile")
+    rec = app.find("Calendar:Recurrence")
+    assert rec is not None
+    assert rec.findtext("Calendar:Type") == "1"
+    assert rec.findtext("Calendar:Interval") == "1"
+    assert rec.findtext("Calendar:Occurrences") == "10"
+    assert rec.findtext("Calendar:DayOfWeek") == str(2 | 8)  # Monday, Wednesday
+    exc = app.find("Calendar:Exceptions").find("Calendar:Exception")
+    assert exc.findtext("Calendar:Deleted") == "1"
+    assert exc.findtext("Calendar:ExceptionStartTime") == "20261104T090000Z"
