@@ -756,11 +756,11 @@ def test_recurring_appointment_from_icalendar(server: RunningServer, filler: Fil
     iCalendar converter's PidLidAppointmentRecur), reaches the phone as Recurrence."""
     from groupware.convert.ical import ical_to_messages
 
-    ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
-            "UID:weekly-1@example.test\r\nDTSTAMP:20261101T000000Z\r\n"
-            "DTSTART:20261102T090000Z\r\nDTEND:20261102T093000Z\r\nSUMMARY:Standup\r\n"
-            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10\r\nEXDATE:20261104T090000Z\r\n"
-            "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+    ical = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+            b"UID:weekly-1@example.test\r\nDTSTAMP:20261101T000000Z\r\n"
+            b"DTSTART:20261102T090000Z\r\nDTEND:20261102T093000Z\r\nSUMMARY:Standup\r\n"
+            b"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10\r\nEXDATE:20261104T090000Z\r\n"
+            b"END:VEVENT\r\nEND:VCALENDAR\r\n")
     model = next(m for m in ical_to_messages(ical) if m.get_str(0x001A001F) ==
                  "IPM.Appointment")
 
