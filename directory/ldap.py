@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import ipaddress
 import logging
 import queue
 import re
@@ -229,19 +230,38 @@ class LdapDirectory(Directory):
             a.hidden, a.capacity, a.member, a.member_uid, *a.aliases) if x} | {"objectClass"})
         self._any_filter = (f"(|{settings.user_filter}{settings.group_filter}"
                             f"{settings.contact_filter})")
+        self._warn_about_transport()
 
     # ------------------------------------------------------------- connections
 
-    def _tls(self) -> Tls:
+    def _tls(self, host: str) -> Tls:
+        # ldap3 checks the host name itself after the handshake (the URI's host against
+        # the certificate's subjectAltName); SNI lets a server pick the right certificate.
         return Tls(validate=ssl.CERT_REQUIRED if self.settings.verify_certificate
                    else ssl.CERT_NONE, ca_certs_file=self.settings.ca_file,
-                   version=ssl.PROTOCOL_TLS_CLIENT)
+                   version=ssl.PROTOCOL_TLS_CLIENT, sni=None if _is_ip(host) else host)
 
     def _server(self, uri: str) -> Server:
         # A fresh Server each time: ldap3 remembers a refused address as unavailable
         # and would not try it again after the LDAP server comes back.
-        return Server(uri, use_ssl=uri.startswith("ldaps://"), tls=self._tls(),
-                      get_info=NONE, connect_timeout=max(1, int(self.settings.timeout)))
+        srv = Server(uri, use_ssl=uri.startswith("ldaps://"), get_info=NONE,
+                     connect_timeout=max(1, int(self.settings.timeout)))
+        srv.tls = self._tls(srv.host)
+        return srv
+
+    def _warn_about_transport(self) -> None:
+        """One warning at start-up for settings that expose passwords or trust anyone."""
+        s = self.settings
+        for uri in s.uris:
+            host = _uri_host(uri)
+            if uri.startswith("ldap://") and not s.start_tls and not _is_loopback(host):
+                logger.warning("LDAP server %s is used without TLS: bind passwords cross "
+                               "the network in clear (set start_tls = true or use ldaps://)",
+                               uri)
+        if not s.verify_certificate and (s.start_tls or any(
+                u.startswith("ldaps://") for u in s.uris)):
+            logger.warning("LDAP TLS certificates are not verified (verify_certificate = "
+                           "false): anyone on the path can pose as the LDAP server")
 
     def _connect(self, user: str | None, password: str | None) -> Connection:
         """Open (and StartTLS) a connection to the first server that answers.
@@ -250,22 +270,35 @@ class LdapDirectory(Directory):
         sleeps for seconds: a login must fail fast when every server is down.
         """
         errors: list[Exception] = []
+        refused: list[str] = []
         count = len(self.settings.uris)
         for i in range(count):
-            srv = self._server(self.settings.uris[(self._preferred + i) % count])
+            uri = self.settings.uris[(self._preferred + i) % count]
+            srv = self._server(uri)
+            # The credentials go to the server only with bind(), which the callers do
+            # after this returns: with start_tls, never before TLS is up.
             conn = Connection(srv, user=user or None, password=password or None,
                               receive_timeout=max(1, int(self.settings.timeout)),
                               read_only=True, raise_exceptions=False, auto_referrals=False)
             try:
                 conn.open()
-                if self.settings.start_tls and not srv.ssl:
-                    conn.start_tls()
+                if self.settings.start_tls and not srv.ssl and not (
+                        conn.start_tls(read_server_info=False) and conn.tls_started):
+                    raise ldap_exc.LDAPStartTLSError(
+                        f"StartTLS failed: {(conn.result or {}).get('description')}")
             except _COMM_ERRORS as exc:
-                errors.append(exc)
                 _quiet_unbind(conn)
+                reason = _tls_refusal(exc)
+                if reason is not None:
+                    logger.error("LDAP server %s refused: %s", uri, reason)
+                    refused.append(f"{uri}: {reason}")
+                else:
+                    errors.append(exc)
                 continue
             self._preferred = (self._preferred + i) % count
             return conn
+        if refused:
+            raise Unavailable("LDAP server refused: " + "; ".join(refused))
         raise errors[-1] if errors else ldap_exc.LDAPSocketOpenError("no LDAP server")
 
     def _service_connection(self) -> Connection:
@@ -775,6 +808,59 @@ def _to_entry(e: dict[str, Any]) -> _Entry:
         if not isinstance(v, list):
             attrs[k] = [v] if v not in (None, "") else []
     return _Entry(e["dn"], attrs, _lower_keys(dict(e.get("raw_attributes") or {})))
+
+
+def _uri_host(uri: str) -> str:
+    rest = uri.split("://", 1)[-1].split("/", 1)[0]
+    if rest.startswith("["):
+        return rest[1:].split("]", 1)[0]
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_refusal(exc: BaseException) -> str | None:
+    """Why TLS with the server was refused, when ``exc`` (or what it wraps) says so.
+
+    ldap3 mixes the original exception's type into its own and chains it, so both the
+    certificate errors of ``ssl`` and ldap3's own host name check are found here.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, ldap_exc.LDAPCertificateError):
+            names = re.findall(r"\('(?:DNS|IP Address)', '([^']*)'\)", str(seen))
+            wanted = re.findall(r"doesn't match any name in \[([^\]]*)\]", str(seen))
+            return ("TLS certificate does not match the host name "
+                    f"{wanted[0].strip(chr(39)) if wanted else '?'} (the certificate is for: "
+                    f"{', '.join(names) or 'no subjectAltName'})")
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+                seen):
+            # ldap3 rebuilds the ssl exception from its text, losing verify_message.
+            detail = getattr(seen, "verify_message", None) or str(seen).split(
+                "certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" '\",)")
+            return (f"TLS certificate does not verify ({detail or 'unknown reason'}); "
+                    "check ca_file (the CA that signed the server certificate)")
+        if isinstance(seen, ldap_exc.LDAPStartTLSError) and not isinstance(seen, OSError):
+            return f"StartTLS did not succeed ({seen}); no credentials were sent"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _raise_result(conn: Connection) -> None:

@@ -47,7 +47,13 @@ def slapd_binary() -> str:
 
 
 class Slapd:
-    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+    def __init__(self, workdir: Path, *, tls: bool = False, schemas: tuple[Path, ...] = (),
+                 global_conf: str = "", db_conf: str = "") -> None:
+        """``schemas`` are included after ours; ``global_conf`` / ``db_conf`` are extra
+        slapd.conf lines for the global and the database section."""
+        self.schemas = schemas
+        self.global_conf = global_conf
+        self.db_conf = db_conf
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -75,12 +81,13 @@ class Slapd:
                             for n in ("core", "cosine", "inetorgperson", "nis", "misc"))
         self.conf.write_text(f"""{schemas}
 include {SCHEMA}
-modulepath /usr/lib/ldap
+{"".join(f"include {p}{chr(10)}" for p in self.schemas)}modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile {self.pidfile}
 argsfile {self.dir / 'slapd.args'}
 loglevel none
 {tls}
+{self.global_conf}
 sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
 database mdb
 maxsize 104857600
@@ -98,6 +105,7 @@ index gwLegacyExchangeDN eq
 index member eq
 access to attrs=userPassword by self read by anonymous auth by * none
 access to * by dn.exact="{SERVICE_DN}" read by self read by * none
+{self.db_conf}
 """)
 
     def _make_cert(self) -> tuple[Path, Path]:
