@@ -303,6 +303,28 @@ class Backend(abc.ABC):
         ref = self.read_message(ctx, folder, msg).mime
         return None if ref is None else ctx.blobs.open(ref)
 
+    def mime_sizes(self, ctx: BackendContext, folder: FolderRef,
+                   msgs: Sequence[MessageRef]) -> Iterator[tuple[MessageRef, int | None]]:
+        """The byte length of each message's MIME original (None: it has none), for
+        IMAP's RFC822.SIZE without reading the messages. Messages that vanished are
+        skipped. Default: open each original and seek to its end."""
+        for msg in msgs:
+            try:
+                fh = self.open_mime(ctx, folder, msg)
+            except LookupError:
+                continue
+            except Exception as exc:
+                from groupware.errors import NotFound
+
+                if isinstance(exc, NotFound):
+                    continue
+                raise
+            if fh is None:
+                yield msg, None
+                continue
+            with fh:
+                yield msg, fh.seek(0, 2)
+
     def set_read_state(self, ctx: BackendContext, folder: FolderRef, msg: MessageRef,
                        read: bool) -> WriteResult | None:
         """The owner's read state changed in the index (it stays authoritative).

@@ -364,6 +364,31 @@ class FolderOps(StoreBase):
                                  object="folder"))
         return ChangeNumber(cn)
 
+    async def set_folder_subscribed(self, store: StoreId, fid: FolderId,
+                                    subscribed: bool) -> None:
+        """IMAP SUBSCRIBE / UNSUBSCRIBE (``FolderInfo.subscribed``).
+
+        Kept in the folder's own properties (a provider-internal tag) but not a MAPI
+        change: no change number, no event, so Outlook and ActiveSync hierarchy sync
+        do not see a folder change when a mail client reorganises its folder list.
+        """
+        def txn(conn: sa.Connection, events: list[Event]) -> None:
+            self.index.lock_store(conn, store)
+            rec = self.index.folder(conn, store, self.fid_gc(fid))
+            current = propcodec.decode_props(rec.props) if rec.props else {}
+            if subscribed:
+                if current.pop(tags.IMAP_UNSUBSCRIBED, None) is None:
+                    return
+            else:
+                if current.get(tags.IMAP_UNSUBSCRIBED) is True:
+                    return
+                current[tags.IMAP_UNSUBSCRIBED] = True
+            self.index.update_folder(
+                conn, store, rec.fid,
+                props=propcodec.encode_props(current) if current else None)
+
+        await self.write("set_folder_subscribed", txn)
+
     async def move_folder(self, store: StoreId, fid: FolderId, new_parent: FolderId,
                           new_name: str | None = None) -> ChangeNumber:
         """RopMoveFolder (MS-OXCFOLD 2.2.1.7). Special folders cannot move

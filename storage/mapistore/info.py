@@ -7,9 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from groupware.types import ChangeNumber, FolderId, MessageId, StoreId, UserId
+from storage.mapistore import tags
 from storage.mapistore.ids import fid_of, mid_of
 from storage.mapistore.index import FolderRecord, MessageRecord, StoreRecord
 from storage.mapistore.model import MessageContent, Props
+from storage.mapistore.propcodec import decode_props
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class FolderInfo:
     associated_count: int
     deleted_count: int
     size: int
+    subscribed: bool = True
+    """IMAP subscription state (SUBSCRIBE/UNSUBSCRIBE); folders start subscribed."""
 
     @classmethod
     def of(cls, rec: FolderRecord) -> FolderInfo:
@@ -62,7 +66,17 @@ class FolderInfo:
                    rec.name, rec.container_class, rec.role, rec.folder_type, rec.backend_uri,
                    rec.uidvalidity, rec.uidnext, ChangeNumber(rec.cn),
                    ChangeNumber(rec.highest_cn), rec.message_count, rec.unread_count,
-                   rec.associated_count, rec.deleted_count, rec.size)
+                   rec.associated_count, rec.deleted_count, rec.size,
+                   not _unsubscribed(rec.props))
+
+
+_UNSUBSCRIBED = frozenset({int(tags.IMAP_UNSUBSCRIBED)})
+
+
+def _unsubscribed(props: bytes | None) -> bool:
+    if not props:
+        return False
+    return bool(decode_props(props, _UNSUBSCRIBED).get(tags.IMAP_UNSUBSCRIBED))
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,17 @@ class MessageInfo:
         return cls(rec.store, mid_of(rec.mid), fid_of(rec.fid), rec.uid, ChangeNumber(rec.cn),
                    ChangeNumber(rec.created_cn), ChangeNumber(rec.read_cn), rec.is_read,
                    rec.associated, rec.soft_deleted, rec.message_class, rec.size)
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """One message moved or copied: its MID and UID before and after."""
+
+    old_mid: MessageId
+    old_uid: int
+    mid: MessageId
+    uid: int
+    cn: ChangeNumber
 
 
 @dataclass

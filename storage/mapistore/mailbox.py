@@ -15,6 +15,7 @@ from groupware.types import ChangeNumber, FolderId, PropTag, StoreId, UserId
 from storage.db.tables_mapistore import named_props, permissions, receive_folders
 from storage.mapistore import tags
 from storage.mapistore.base import StoreMeta, meta_of
+from storage.mapistore.bulk import BulkOps
 from storage.mapistore.errors import InvalidParameter, NamedPropertyQuotaExceeded
 from storage.mapistore.folders import FolderOps
 from storage.mapistore.ids import fid_of, folder_entry_id
@@ -26,7 +27,6 @@ from storage.mapistore.info import (
     QuotaStatus,
     StoreInfo,
 )
-from storage.mapistore.messages import MessageOps
 from storage.mapistore.model import Value
 from storage.mapistore.special_folders import (
     DEFAULT_RECEIVE_FOLDERS,
@@ -61,7 +61,7 @@ STORE_ENTRY_ID_TAGS: dict[PropTag, SpecialFolder] = {
 """Special-folder entry ids on the store object (MS-OXOSFLD 2.2.1)."""
 
 
-class MailboxOps(MessageOps, FolderOps):
+class MailboxOps(BulkOps, FolderOps):
     """Mailbox-wide operations of :class:`~storage.mapistore.store.MapiStore`."""
 
     # --- provisioning ----------------------------------------------------------------

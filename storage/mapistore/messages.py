@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +48,7 @@ from storage.mapistore.errors import (
 )
 from storage.mapistore.ids import fid_of, mid_of
 from storage.mapistore.index import FolderRecord, MessageRecord, counter_deltas, merge_deltas
-from storage.mapistore.info import Message, MessageInfo
+from storage.mapistore.info import Message, MessageInfo, Transferred
 from storage.mapistore.model import (
     AttachmentContent,
     BlobValue,
@@ -269,20 +269,28 @@ class MessageOps(StoreBase):
 
     async def deliver(self, store: StoreId, content: MessageContent, *,
                       mime: bytes | BlobRef | None = None,
-                      fid: FolderId | None = None) -> MessageInfo:
+                      fid: FolderId | None = None,
+                      guard: Callable[[sa.Connection], None] | None = None) -> MessageInfo:
         """Deliver incoming mail: into ``fid`` or the receive folder of its message class
-        (MS-OXCSTOR 3.2.5.2). Refused above the receive quota; publishes ``new_mail``."""
+        (MS-OXCSTOR 3.2.5.2). Refused above the receive quota; publishes ``new_mail``.
+
+        ``guard`` runs inside the delivery's transaction once the mailbox is locked and
+        before anything is written; whatever it raises aborts the delivery with nothing
+        stored, and whatever it writes commits together with the message. Delivery's
+        duplicate suppression uses it, so "seen this Message-ID?" and the store write
+        are one step even with concurrent deliveries and several processes."""
         prepared, size, pending = await self._prepare_new(content, mime, delivery=True)
         return await self.write("deliver", self._create_txn, store=store, fid=fid,
                                 content=prepared, size=size, read=False, associated=False,
                                 mid=None, delivery=True, pcl=None,
-                                mime_written=self._write_mime(pending))
+                                mime_written=self._write_mime(pending), guard=guard)
 
     def _create_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
                     fid: FolderId | None, content: MessageContent, size: int, read: bool,
                     associated: bool, mid: MessageId | None, delivery: bool,
                     pcl: bytes | None,
-                    mime_written: concurrent.futures.Future[BlobRef] | None) -> MessageInfo:
+                    mime_written: concurrent.futures.Future[BlobRef] | None,
+                    guard: Callable[[sa.Connection], None] | None = None) -> MessageInfo:
         # The append path: six statements (store counters, folder counters + UID, the
         # backend's rows, the index row), built once (see Index.allocate/claim_uids).
         meta = self.meta(conn, store)
@@ -292,6 +300,8 @@ class MessageOps(StoreBase):
                                     size=size)
         self._check_quota_after(store, alloc.size_used, size, alloc.quota_send,
                                 alloc.quota_receive, delivery=delivery)
+        if guard is not None:
+            guard(conn)  # the store row is locked from here to the commit
         cn = alloc.first_cn
         if mid is None:
             gc = alloc.first_globcnt
@@ -655,18 +665,27 @@ class MessageOps(StoreBase):
                             target: FolderId) -> dict[MessageId, MessageId]:
         """RopMoveCopyMessages (move): each message gets a new MID and UID in ``target``
         (IMAP MOVE semantics) and leaves a tombstone behind. Returns old -> new MID."""
-        return await self.write("move_messages", self._move_copy_txn, store=store,
-                                mids=list(mids), target=target, move=True)
+        moved = await self.transfer_messages(store, mids, target, move=True)
+        return {t.old_mid: t.mid for t in moved}
 
     async def copy_messages(self, store: StoreId, mids: Sequence[MessageId],
                             target: FolderId) -> dict[MessageId, MessageId]:
         """RopMoveCopyMessages (copy); refused above the send quota."""
-        return await self.write("copy_messages", self._move_copy_txn, store=store,
-                                mids=list(mids), target=target, move=False)
+        copied = await self.transfer_messages(store, mids, target, move=False)
+        return {t.old_mid: t.mid for t in copied}
+
+    async def transfer_messages(self, store: StoreId, mids: Sequence[MessageId],
+                                target: FolderId, *, move: bool) -> list[Transferred]:
+        """Move or copy messages as :meth:`move_messages` / :meth:`copy_messages` do,
+        reporting each message's old and new MID and UID, in the order given (what
+        IMAP's COPYUID response code needs, RFC 4315)."""
+        return await self.write("move_messages" if move else "copy_messages",
+                                self._move_copy_txn, store=store, mids=list(mids),
+                                target=target, move=move)
 
     def _move_copy_txn(self, conn: sa.Connection, events: list[Event], *, store: StoreId,
                        mids: list[MessageId], target: FolderId,
-                       move: bool) -> dict[MessageId, MessageId]:
+                       move: bool) -> list[Transferred]:
         meta = self.meta(conn, store)
         cn = self.index.allocate_cns(conn, store)
         dst = self.index.folder(conn, store, self.fid_gc(target))
@@ -677,6 +696,7 @@ class MessageOps(StoreBase):
         dst_backend = self.backend(dst.backend_uri)
         dst_ref = self.folder_ref(dst)
         mapping: dict[MessageId, MessageId] = {}
+        done: list[Transferred] = []
         folders: dict[int, FolderRecord] = {}
         sources: dict[int, list[int]] = {}
         if recs:
@@ -713,6 +733,8 @@ class MessageOps(StoreBase):
             else:
                 self.index.add_store_size(conn, store, rec.size)
             mapping[mid_of(rec.mid)] = mid_of(new_gc)
+            done.append(Transferred(mid_of(rec.mid), rec.uid, mid_of(new_gc), uid,
+                                    ChangeNumber(cn)))
             sources.setdefault(rec.fid, []).append(rec.mid)
         for src_fid, gcs in sources.items():
             kind = "moved" if move else "created"
@@ -720,7 +742,7 @@ class MessageOps(StoreBase):
                 kind, store, dst.fid, tuple(mapping[mid_of(g)] for g in gcs), cn,
                 object="message", old_folder=fid_of(src_fid),
                 old_ids=tuple(mid_of(g) for g in gcs)))
-        return mapping
+        return done
 
     async def delete_messages(self, store: StoreId, mids: Sequence[MessageId], *,
                               hard: bool = False) -> ChangeNumber:

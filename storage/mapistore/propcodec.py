@@ -146,6 +146,25 @@ def _decode_element(r: _Reader, ptype: int) -> Any:
     raise InvalidPropertyValue(f"stored property has unknown type 0x{ptype:04X}")
 
 
+_SIZED = frozenset({PropType.STRING, PropType.STRING8, PropType.BINARY, PropType.SERVER_ID,
+                    PropType.RESTRICTION, PropType.RULE_ACTION})
+_WIDTH: dict[int, int] = {**{t: st.size for t, st in _FIXED.items()}, PropType.BOOLEAN: 1,
+                          PropType.GUID: 16, PropType.NULL: 0}
+
+
+def _skip_element(r: _Reader, ptype: int) -> None:
+    """Step over one value without decoding it (a read that wants other tags)."""
+    width = _WIDTH.get(ptype)
+    if width is None:
+        if ptype not in _SIZED:
+            raise InvalidPropertyValue(f"stored property has unknown type 0x{ptype:04X}")
+        width = r.unpack(_U32)
+    end = r.pos + width
+    if end > len(r.buf):
+        raise InvalidPropertyValue("stored property data is truncated")
+    r.pos = end
+
+
 def _read_bag(r: _Reader, wanted: frozenset[int] | None) -> Props:
     version = r.unpack(_U8)
     if version != VERSION:
@@ -153,6 +172,8 @@ def _read_bag(r: _Reader, wanted: frozenset[int] | None) -> Props:
     count = r.unpack(_U32)
     props: Props = {}
     for _ in range(count):
+        if r.pos + _TAG_KIND.size > len(r.buf):
+            raise InvalidPropertyValue("stored property data is truncated")
         tag, kind = _TAG_KIND.unpack_from(r.buf, r.pos)
         r.pos += _TAG_KIND.size
         if kind == 1:
@@ -162,6 +183,13 @@ def _read_bag(r: _Reader, wanted: frozenset[int] | None) -> Props:
                 props[PropTag(tag)] = BlobValue(BlobRef(ref), size)
             continue
         ptype = tag & 0xFFFF
+        if wanted is not None and tag not in wanted:
+            if ptype & MV_FLAG:
+                for _ in range(r.unpack(_U32)):
+                    _skip_element(r, ptype & ~MV_FLAG)
+            else:
+                _skip_element(r, ptype)
+            continue
         if ptype & MV_FLAG:
             base = ptype & ~MV_FLAG
             n = r.unpack(_U32)

@@ -98,6 +98,10 @@ IPM_DRAFTS_ENTRY_ID = PropTag(0x36D70102)  # PidTagIpmDraftsEntryId
 ADDITIONAL_REN_ENTRY_IDS = PropTag(0x36D81102)  # PidTagAdditionalRenEntryIds
 MAILBOX_OWNER_NAME = PropTag(0x661C001F)  # PidTagMailboxOwnerName
 
+# --- provider-internal (MS-OXPROPS 1.3.3: 0x6600-0x67FF, never transmitted)
+IMAP_UNSUBSCRIBED = PropTag(0x67F0000B)
+"""On a folder: True when the owner unsubscribed it over IMAP (absent: subscribed)."""
+
 # --- quotas (MS-OXCSTOR 2.2.2.1), in KiB
 STORAGE_QUOTA_LIMIT = PropTag(0x3FF50003)  # PidTagStorageQuotaLimit (warning)
 PROHIBIT_SEND_QUOTA = PropTag(0x666E0003)  # PidTagProhibitSendQuota

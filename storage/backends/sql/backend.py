@@ -253,6 +253,18 @@ class SqlBackend(Backend):
             raise ObjectNotFound(f"message {msg.mid:#x} has no content in the sql backend")
         return None if row.mime_ref is None else ctx.blobs.open(BlobRef(row.mime_ref))
 
+    def mime_sizes(self, ctx: BackendContext, folder: FolderRef,
+                   msgs: Sequence[MessageRef]) -> Iterator[tuple[MessageRef, int | None]]:
+        by_gc = {globcnt(m.mid, "message"): m for m in msgs}
+        for chunk in _chunks(list(by_gc), 500):
+            rows = ctx.conn.execute(sa.select(sql_messages.c.mid, sql_messages.c.mime_ref).where(
+                sql_messages.c.store_id == ctx.store, sql_messages.c.mid.in_(chunk)))
+            found = {r.mid: r.mime_ref for r in rows}
+            for gc in chunk:
+                if gc in found:
+                    ref = found[gc]
+                    yield by_gc[gc], None if ref is None else ctx.blobs.size(BlobRef(ref))
+
     # --- tables --------------------------------------------------------------------
 
     def _native_plan(self, query: TableQuery) -> tuple[list[Any], sqlquery.Translation] | None:

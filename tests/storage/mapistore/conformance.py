@@ -42,6 +42,7 @@ from groupware.notifier import Event
 from groupware.types import PropTag
 from storage.db import Database
 from storage.mapistore import tags
+from storage.mapistore.bulk import MessageUpdate
 from storage.mapistore.model import Capability, LargeValue, MessageContent, TableQuery
 from storage.mapistore.special_folders import SpecialFolder
 from tests.storage.mapistore.support import (
@@ -60,8 +61,10 @@ __all__ = [
     "test_conformance_blobs_stay_while_referenced",
     "test_conformance_copy_keeps_the_original",
     "test_conformance_delete_folder_removes_content",
+    "test_conformance_folder_subscription_is_not_a_change",
     "test_conformance_hard_and_soft_delete",
     "test_conformance_large_values_and_streams",
+    "test_conformance_mail_rows_updates_and_transfers",
     "test_conformance_message_round_trip",
     "test_conformance_mime_original_is_byte_exact",
     "test_conformance_move_between_folders",
@@ -462,3 +465,86 @@ def test_conformance_repair_finds_nothing_after_a_workout(conformance_store: Syn
     conformance_store.set_properties(info.id, mids[2], {tags.IMPORTANCE: 2})
     report = conformance_store.repair(info.id)
     assert report.clean, report.problems
+
+
+FLAG_STATUS = PropTag(0x10900003)
+LAST_VERB = PropTag(0x10810003)
+
+
+def test_conformance_mail_rows_updates_and_transfers(conformance_store: SyncStore,
+                                                     mailbox: Any) -> None:
+    """What IMAP needs: a folder's rows with flag properties and MIME sizes, flag
+    changes of several messages in one step (new change numbers, conditional on
+    UNCHANGEDSINCE), deltas since a change number, and move/copy reporting UIDs."""
+    store = conformance_store
+    info, special = mailbox
+    inbox, sent = special[SpecialFolder.INBOX], special[SpecialFolder.SENT]
+    mimes = {s: mime_of(s, body=f"body of {s}\r\n" * (i + 1)) for i, s in enumerate("abc")}
+    a = store.deliver(info.id, mail("a"), mime=mimes["a"])
+    b = store.deliver(info.id, mail("b"), mime=mimes["b"])
+    c = store.deliver(info.id, mail("c", extra={FLAG_STATUS: 2}), mime=mimes["c"])
+    store.set_read(info.id, [a.mid], True)
+    wanted = [FLAG_STATUS, LAST_VERB, tags.MESSAGE_DELIVERY_TIME]
+    full = store.read_rows(info.id, inbox, wanted)
+    assert [r.mid for r in full.rows] == [a.mid, b.mid, c.mid]
+    assert [r.uid for r in full.rows] == sorted(r.uid for r in full.rows)
+    assert [r.read for r in full.rows] == [True, False, False]
+    assert [r.props.get(FLAG_STATUS) for r in full.rows] == [None, None, 2]
+    assert all(tags.MESSAGE_DELIVERY_TIME in r.props for r in full.rows)
+    assert [r.mime_size for r in full.rows] == [len(mimes[s]) for s in "abc"]
+    assert full.rows[0].modseq == max(full.rows[0].cn, full.rows[0].read_cn) > a.cn
+    assert full.deleted == [] and full.folder.highest_cn >= full.rows[0].modseq
+    mark = full.folder.highest_cn
+
+    result = store.update_messages(info.id, [
+        MessageUpdate(b.mid, read=True, props={FLAG_STATUS: 2, LAST_VERB: 102}),
+        MessageUpdate(c.mid, delete=(FLAG_STATUS,))])
+    assert not result.conflicts and not result.missing
+    assert min(i.modseq for i in result.changed.values()) > mark
+    assert result.changed[b.mid].read and result.changed[b.mid].cn > b.cn
+    assert store.read_mime(info.id, b.mid) == mimes["b"]  # flags leave the original alone
+    delta = store.read_rows(info.id, inbox, wanted, since=mark)
+    assert [r.mid for r in delta.rows] == [b.mid, c.mid]
+    assert delta.rows[0].props == {FLAG_STATUS: 2, LAST_VERB: 102,
+                                   tags.MESSAGE_DELIVERY_TIME:
+                                   full.rows[1].props[tags.MESSAGE_DELIVERY_TIME]}
+    assert FLAG_STATUS not in delta.rows[1].props
+
+    # CONDSTORE: only messages unchanged since the mark are touched.
+    cond = store.update_messages(info.id, [MessageUpdate(a.mid, props={FLAG_STATUS: 2}),
+                                           MessageUpdate(b.mid, read=False)],
+                                 unchanged_since=mark)
+    assert cond.conflicts == [b.mid] and list(cond.changed) == [a.mid]
+    assert store.get_message_info(info.id, b.mid).read
+
+    before = store.get_folder(info.id, sent).uidnext
+    moved = store.transfer_messages(info.id, [c.mid, a.mid], sent, move=True)
+    assert [(t.old_mid, t.old_uid) for t in moved] == [(c.mid, c.uid), (a.mid, a.uid)]
+    assert [t.uid for t in moved] == [before, before + 1]
+    in_sent = store.read_rows(info.id, sent, [FLAG_STATUS])
+    assert [(r.mid, r.uid) for r in in_sent.rows] == [(t.mid, t.uid) for t in moved]
+    assert in_sent.rows[1].props == {FLAG_STATUS: 2} and in_sent.rows[1].read
+    after = store.read_rows(info.id, inbox, wanted, since=delta.folder.highest_cn)
+    assert sorted(d.uid for d in after.deleted) == sorted([a.uid, c.uid])
+    assert store.read_rows(info.id, inbox, uids=[b.uid, 999]).rows[0].mid == b.mid
+    copied = store.transfer_messages(info.id, [b.mid], sent, move=False)
+    assert copied[0].uid == before + 2
+    assert store.read_mime(info.id, copied[0].mid) == mimes["b"]
+
+
+def test_conformance_folder_subscription_is_not_a_change(conformance_store: SyncStore,
+                                                         mailbox: Any) -> None:
+    info, special = mailbox
+    junk = special[SpecialFolder.JUNK]
+    assert conformance_store.get_folder(info.id, junk).subscribed
+    last = conformance_store.get_store(info.id).highest_cn
+    conformance_store.set_folder_subscribed(info.id, junk, False)
+    folder = conformance_store.get_folder(info.id, junk)
+    assert not folder.subscribed
+    assert conformance_store.get_store(info.id).highest_cn == last
+    listed = {f.fid: f.subscribed for f in conformance_store.list_folders(info.id,
+                                                                          recursive=True)}
+    assert listed[junk] is False and listed[special[SpecialFolder.INBOX]] is True
+    conformance_store.set_folder_subscribed(info.id, junk, True)
+    assert conformance_store.get_folder(info.id, junk).subscribed
+    assert tags.IMAP_UNSUBSCRIBED not in conformance_store.get_folder_properties(info.id, junk)
