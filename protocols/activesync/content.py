@@ -395,6 +395,29 @@ def read_email(app: Element) -> ItemData:
     cats = app.find("Email:Categories")
     if cats is not None:
         data.props[ct.KEYWORDS] = tuple(c.text or "" for c in cats.children)
+    # A draft (Sync Add in Drafts, EAS 16.x): MIME, or fields and a body.
+    body = app.find("AirSyncBase:Body")
+    if body is not None and body.findtext("AirSyncBase:Type") == "4":
+        el = body.find("AirSyncBase:Data")
+        if el is not None:
+            data.mime = el.opaque if el.opaque is not None else (el.text or "").encode("utf-8")
+    else:
+        _body_props(app, data)
+        subject = app.findtext("Email:Subject")
+        if subject is not None:
+            data.props[ct.SUBJECT] = subject
+        importance = app.findtext("Email:Importance")
+        if importance and importance.isdigit():
+            data.props[ct.IMPORTANCE] = int(importance)
+        recipients: list[dict[Any, Any]] = []
+        for rtype, tag in ((1, "Email:To"), (2, "Email:Cc"), (3, "Email2:Bcc")):
+            for name, addr in email.utils.getaddresses([app.findtext(tag) or ""]):
+                if addr:
+                    recipients.append({ct.DISPLAY_NAME: name or addr, ct.EMAIL_ADDRESS: addr,
+                                       ct.SMTP_ADDRESS: addr, ct.ADDRTYPE: "SMTP",
+                                       ct.RECIPIENT_TYPE: rtype, ct.ROWID: len(recipients)})
+        if recipients:
+            data.recipients = recipients
     return data
 
 

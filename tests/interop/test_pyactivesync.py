@@ -315,3 +315,32 @@ def test_folder_create_rename_delete_and_mailbox_search(server: RunningServer,
                                 max_results=100)
         subjects = {h.get("Email.Subject") for h in hits}
         assert {"searchable one", "searchable two"} <= subjects
+
+
+def test_create_email_draft(server: RunningServer, filler: Filler) -> None:
+    import email.message
+
+    msg = email.message.EmailMessage()
+    msg["From"] = "bob@example.test"
+    msg["To"] = "alice@example.test"
+    msg["Subject"] = "draft from the phone"
+    msg.set_content("Not finished yet.\n")
+    with client(server, "bob", "draft1") as c:
+        c.provision()
+        folders = c.list_folders()
+        drafts = next(f.id for f in folders if int(f.type) == 3)
+        inbox = next(f.id for f in folders if int(f.type) == 2)
+        key = c.sync_folder(drafts, "0").sync_key
+        result = c.create_email_draft(drafts, key, msg, client_id="draft-1")
+        assert result.status == "1" and result.server_id
+        info = filler.store_call("get_message_info", "bob", _mid(result.server_id))
+        assert info.message_class == "IPM.Note"
+        # Mail is added only as drafts: elsewhere the Add is refused (Status 6).
+        ikey = c.sync_folder(inbox, "0").sync_key
+        refused = c.create_email_draft(inbox, ikey, msg, client_id="draft-2")
+        assert refused.status == "6"
+    with client(server, "bob", "draft2") as other:
+        other.provision()
+        key = other.sync_folder(drafts, "0").sync_key
+        items = other.sync_folder(drafts, key, window_size=100).added
+        assert "draft from the phone" in [i.fields.get("Email.Subject") for i in items]

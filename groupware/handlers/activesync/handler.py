@@ -903,7 +903,13 @@ class EasSession:
             if known:
                 return CommandResult("add", 1, known, command.client_id)
         data = command.data or ItemData()
+        if folder.klass == "Email" and folder.type != TYPE_DRAFTS:
+            # MS-ASCMD 2.2.3.7.2: mail is added by the device only as drafts.
+            return CommandResult("add", 6, "", command.client_id)
         content = await self.build_content(data)
+        if folder.klass == "Email":
+            flags = content.props.get(tags.MESSAGE_FLAGS)
+            content.props[tags.MESSAGE_FLAGS] = (flags if isinstance(flags, int) else 0) | 0x8
         sid = await self.store_id()
         info = await self.store.create_message(sid, folder.fid, content,
                                                mime=data.mime, read=bool(data.read))
