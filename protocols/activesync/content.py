@@ -771,7 +771,63 @@ def read_calendar(app: Element) -> ItemData:
         data.recipients = recipients
     _categories(app, "Calendar:Categories", data)
     _body_props(app, data)
+    recurrence = app.find("Calendar:Recurrence")
+    if recurrence is not None and start and end:
+        _read_recurrence(recurrence, app.find("Calendar:Exceptions"), start, end, data)
     return data
+
+
+_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")
+_RECURRENCE_KEYS = (ct.APPT_RECUR, ct.RECURRING, ct.RECURRENCE_TYPE, ct.RECURRENCE_PATTERN,
+                    ct.CLIP_START, ct.CLIP_END, ct.TIME_ZONE_STRUCT, ct.TZDEF_RECUR,
+                    ct.IS_RECURRING, ct.TIME_ZONE_DESCRIPTION)
+
+
+def _read_recurrence(rec: Element, exceptions: Element | None, start: int, end: int,
+                     data: ItemData) -> None:
+    """Calendar:Recurrence -> PidLidAppointmentRecur and friends, through the iCalendar
+    converter (an RRULE is the shared form of both)."""
+    from groupware.convert.errors import ConversionError
+    from groupware.convert.ical import ical_to_messages
+
+    rtype = rec.findtext("Calendar:Type") or "0"
+    interval = rec.findtext("Calendar:Interval") or "1"
+    days = int(rec.findtext("Calendar:DayOfWeek") or 0)
+    byday = ",".join(d for i, d in enumerate(_DAYS) if days & (1 << i))
+    week = int(rec.findtext("Calendar:WeekOfMonth") or 1)
+    nth = "-1" if week == 5 else str(week)
+    month = rec.findtext("Calendar:MonthOfYear") or ""
+    mday = rec.findtext("Calendar:DayOfMonth") or ""
+    rule = {"0": f"FREQ=DAILY;INTERVAL={interval}",
+            "1": f"FREQ=WEEKLY;INTERVAL={interval};BYDAY={byday or 'MO'}",
+            "2": f"FREQ=MONTHLY;INTERVAL={interval};BYMONTHDAY={mday or 1}",
+            "3": f"FREQ=MONTHLY;INTERVAL={interval};BYDAY={nth}{byday or 'MO'}",
+            "5": f"FREQ=YEARLY;BYMONTH={month or 1};BYMONTHDAY={mday or 1}",
+            "6": f"FREQ=YEARLY;BYMONTH={month or 1};BYDAY={nth}{byday or 'MO'}"}.get(rtype)
+    if rule is None:
+        return
+    count = rec.findtext("Calendar:Occurrences")
+    until = parse_date(rec.findtext("Calendar:Until"))
+    if count and count.isdigit():
+        rule += f";COUNT={count}"
+    elif until:
+        rule += f";UNTIL={compact_date(until)}"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//groupware//activesync//EN",
+             "BEGIN:VEVENT", "UID:recurrence", f"DTSTART:{compact_date(start)}",
+             f"DTEND:{compact_date(end)}", f"RRULE:{rule}"]
+    for exc in exceptions.findall("Calendar:Exception") if exceptions is not None else []:
+        when = parse_date(exc.findtext("Calendar:ExceptionStartTime"))
+        if when and exc.findtext("Calendar:Deleted") == "1":
+            lines.append(f"EXDATE:{compact_date(when)}")
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    try:
+        models = ical_to_messages(("\r\n".join(lines) + "\r\n").encode())
+    except ConversionError:
+        return
+    for model in models:
+        for key in _RECURRENCE_KEYS:
+            if key in model.props:
+                data.props[key] = model.props[key]
 
 
 def write_calendar(w: WbxmlWriter, model: Model, options: ItemOptions, version: float) -> None:

@@ -793,3 +793,36 @@ def test_recurring_appointment_from_icalendar(server: RunningServer, filler: Fil
     exc = app.find("Calendar:Exceptions").find("Calendar:Exception")
     assert exc.findtext("Calendar:Deleted") == "1"
     assert exc.findtext("Calendar:ExceptionStartTime") == "20261104T090000Z"
+
+
+def test_recurring_appointment_from_the_phone_round_trips(server: RunningServer) -> None:
+    c = eas(server, "alice")
+    c.provision()
+    cal = c.folder_of_type(8)
+    key = c.sync(cal, "0").findtext("AirSync:SyncKey")
+    col = c.sync(cal, key, make("AirSync:Commands", make("AirSync:Add", make(
+        "AirSync:ClientId", text="rec1"), make(
+        "AirSync:ApplicationData", make("Calendar:Subject", text="Monthly review"),
+        make("Calendar:StartTime", text="20261203T140000Z"),
+        make("Calendar:EndTime", text="20261203T150000Z"),
+        make("Calendar:Recurrence", make("Calendar:Type", text="3"),
+             make("Calendar:Occurrences", text="6"), make("Calendar:Interval", text="1"),
+             make("Calendar:DayOfWeek", text="16"), make("Calendar:WeekOfMonth",
+                                                          text="1")),
+        make("Calendar:Exceptions", make("Calendar:Exception", make(
+            "Calendar:Deleted", text="1"), make("Calendar:ExceptionStartTime",
+                                                text="20270107T140000Z")))))))
+    assert col.find("AirSync:Responses").find("AirSync:Add").findtext(
+        "AirSync:Status") == "1"
+    d = eas(server, "alice")
+    d.provision()
+    dkey = d.sync(cal, "0").findtext("AirSync:SyncKey")
+    app = next(a for a in _adds(d.sync(cal, dkey, make("AirSync:WindowSize",
+                                                       text="100"))).values()
+               if a.findtext("Calendar:Subject") == "Monthly review")
+    rec = app.find("Calendar:Recurrence")
+    assert (rec.findtext("Calendar:Type"), rec.findtext("Calendar:Occurrences"),
+            rec.findtext("Calendar:DayOfWeek"), rec.findtext("Calendar:WeekOfMonth")) == (
+        "3", "6", "16", "1")
+    exc = app.find("Calendar:Exceptions").find("Calendar:Exception")
+    assert exc.findtext("Calendar:ExceptionStartTime") == "20270107T140000Z"
