@@ -133,6 +133,23 @@ async def changes_page(store: MapiStore, store_id: int, fid: int, *, cursor_cn: 
     return await store.read("eas_changes_page", txn)
 
 
+async def older_than(store: MapiStore, store_id: int, fid: int, cutoff: float, *,
+                     since: float, limit: int) -> list[int]:
+    """MID counters of live messages of a folder stored in [``since``, ``cutoff``) (Unix
+    time), oldest first: what left a device's FilterType window since the last look."""
+    fgc = globcnt(fid, "folder")
+
+    def txn(conn: sa.Connection) -> list[int]:
+        rows = conn.execute(sa.select(messages.c.mid).where(
+            messages.c.store_id == store_id, messages.c.fid == fgc,
+            messages.c.associated == sa.false(), messages.c.soft_deleted == sa.false(),
+            messages.c.created_at < cutoff, messages.c.created_at >= since)
+            .order_by(messages.c.created_at).limit(limit))
+        return [int(r.mid) for r in rows]
+
+    return await store.read("eas_older_than", txn)
+
+
 async def count_changes(store: MapiStore, store_id: int, fid: int, since: int) -> int:
     """How many live messages changed after ``since`` plus deletions (GetItemEstimate)."""
     fgc = globcnt(fid, "folder")

@@ -40,6 +40,7 @@ from storage.activesync.mailbox import (
     FetchedMessage,
     changes_page,
     count_changes,
+    older_than,
     read_attachment,
     read_messages,
 )
@@ -810,6 +811,22 @@ class EasSession:
             break
         if pending:
             out.extend(await self._materialize(folder, pending, req))
+        if cutoff is not None and len(out) < window:
+            # Items that left the FilterType window since the last look: SoftDelete
+            # (MS-ASCMD 2.2.3.165).
+            since = state.last_cutoff or cutoff
+            done_all = True
+            for gc in await older_than(self.store, sid, folder.fid, cutoff, since=since,
+                                       limit=10000):
+                if gc not in state.given:
+                    continue
+                if len(out) >= window:
+                    more, done_all = True, False
+                    break
+                state.given.discard(gc)
+                out.append(OutItem("soft_delete", item_sid(folder.fid, mid_of(gc))))
+            if done_all:
+                state.last_cutoff = cutoff
         if not exhausted and not more:
             more = True
         state.skip = {m: s for m, s in state.skip.items() if s > state.cursor_cn

@@ -109,6 +109,8 @@ class CollectionState:
     """MIDs skipped because they broke the client's sync again and again."""
     options: dict[str, Any] = field(default_factory=dict)
     """The collection's Options as the client last sent them (reused when absent)."""
+    last_cutoff: float = 0.0
+    """The FilterType window's start at the last export (items older are gone)."""
 
     def done(self, modseq: int, mid: int) -> bool:
         if modseq != self.cursor_cn:
@@ -120,7 +122,7 @@ class CollectionState:
             "c": self.cursor_cn, "m": self.cursor_mid, "g": self.given.ranges(),
             "s": {str(k): v for k, v in self.skip.items()}, "k": self.klass,
             "f": self.filter_type, "r": self.retries, "fs": self.first_sent,
-            "b": self.broken, "o": self.options,
+            "b": self.broken, "o": self.options, "lc": self.last_cutoff,
         }, separators=(",", ":")).encode())
 
     @classmethod
@@ -129,12 +131,13 @@ class CollectionState:
         return cls(int(raw["c"]), int(raw["m"]), IdRanges((a, b) for a, b in raw["g"]),
                    {int(k): int(v) for k, v in raw["s"].items()}, str(raw["k"]),
                    int(raw["f"]), int(raw.get("r", 0)), int(raw.get("fs", 0)),
-                   [int(x) for x in raw.get("b", [])], dict(raw.get("o", {})))
+                   [int(x) for x in raw.get("b", [])], dict(raw.get("o", {})),
+                   float(raw.get("lc", 0.0)))
 
     def copy(self) -> CollectionState:
         return CollectionState(self.cursor_cn, self.cursor_mid, self.given.copy(),
                                dict(self.skip), self.klass, self.filter_type, 0, 0,
-                               list(self.broken), dict(self.options))
+                               list(self.broken), dict(self.options), self.last_cutoff)
 
 
 @dataclass

@@ -826,3 +826,55 @@ def test_recurring_appointment_from_the_phone_round_trips(server: RunningServer)
         "3", "6", "16", "1")
     exc = app.find("Calendar:Exceptions").find("Calendar:Exception")
     assert exc.findtext("Calendar:ExceptionStartTime") == "20270107T140000Z"
+
+
+def test_items_leaving_the_filter_window_are_soft_deleted(server: RunningServer,
+                                                          filler: Filler) -> None:
+    import sqlalchemy as sa
+
+    from storage.db.tables_mapistore import messages
+    from storage.mapistore.ids import globcnt
+
+    c = eas(server, "alice")
+    c.provision()
+    name = f"window-{uuid.uuid4().hex[:6]}"
+    c.folders()
+    created = c.call("FolderCreate", make(
+        "FolderHierarchy:FolderCreate", make("FolderHierarchy:SyncKey", text=c.folder_key),
+        make("FolderHierarchy:ParentId", text="0"),
+        make("FolderHierarchy:DisplayName", text=name), make("FolderHierarchy:Type",
+                                                            text="12")))
+    folder = created.findtext("FolderHierarchy:ServerId")
+    from storage.mapistore.ids import fid_of
+
+    mids = []
+
+    async def put() -> None:
+        from groupware.handlers.activesync.handler import ActiveSyncHandler
+        from groupware.handlers.activesync.mapping import content_from_mime
+
+        store = filler.server.get_mapistore()
+        user = await filler.server.get_directory().find_address("alice@example.test")
+        sid, names = await ActiveSyncHandler(filler.server).open_store(user)
+        for i in range(2):
+            raw = make_message(f"window {i}")
+            info = await store.deliver(sid, await content_from_mime(names, raw), mime=raw,
+                                       fid=fid_of(int(folder)))
+            mids.append(info.mid)
+
+    filler.run(put())
+    options = make("AirSync:Options", make("AirSync:FilterType", text="1"))
+    key = c.sync(folder, "0", options).findtext("AirSync:SyncKey")
+    col = c.sync(folder, key, options)
+    key = col.findtext("AirSync:SyncKey")
+    assert len(_adds(col)) == 2
+    # One message is now just over a day old: it leaves the one-day window.
+    time.sleep(0.3)
+    db = filler.server.get_database()
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(messages).where(messages.c.mid == globcnt(mids[0])).values(
+            created_at=time.time() - 86400 - 0.1))
+    col = c.sync(folder, key)
+    soft = [s.findtext("AirSync:ServerId") for s in
+            col.find("AirSync:Commands").findall("AirSync:SoftDelete")]
+    assert soft == [f"{folder}:{globcnt(mids[0])}"]
