@@ -1,8 +1,8 @@
 """The property tags and named properties the converters use (MS-OXPROPS).
 
-TODO(mapi): groupware/mapi is growing the shared canonical tables (``tags``,
-``named``); switch these definitions to them once they land. Names follow the
-canonical PidTag*/PidLid*/PidName* names without the prefix.
+Tagged properties are the shared canonical constants of :mod:`groupware.mapi.tags`
+under the short names the converters use (the canonical PidTag* name without the
+prefix); only properties missing from that table are defined here.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from groupware.convert.model import NamedProp
+from groupware.mapi import tags
 from groupware.mapi.proptypes import PropType as T
 from groupware.mapi.proptypes import make_tag
 
@@ -25,68 +26,68 @@ PSETID_MEETING = uuid.UUID("6ed8da90-450b-101b-98da-00aa003f1305")
 PSETID_ATTACHMENT = uuid.UUID("96357f7f-59e1-47d0-99a7-46515c183b54")
 
 # --- envelope (MS-OXCMSG, MS-OXOMSG, MS-OXCMAIL 2.2.3) -----------------------------
-MESSAGE_CLASS = make_tag(0x001A, T.STRING)
-SUBJECT = make_tag(0x0037, T.STRING)
-SUBJECT_PREFIX = make_tag(0x003D, T.STRING)
-NORMALIZED_SUBJECT = make_tag(0x0E1D, T.STRING)
-CONVERSATION_TOPIC = make_tag(0x0070, T.STRING)
-CONVERSATION_INDEX = make_tag(0x0071, T.BINARY)
-IMPORTANCE = make_tag(0x0017, T.INTEGER32)
-PRIORITY = make_tag(0x0026, T.INTEGER32)
-SENSITIVITY = make_tag(0x0036, T.INTEGER32)
-CLIENT_SUBMIT_TIME = make_tag(0x0039, T.TIME)
-MESSAGE_DELIVERY_TIME = make_tag(0x0E06, T.TIME)
-CREATION_TIME = make_tag(0x3007, T.TIME)
-LAST_MODIFICATION_TIME = make_tag(0x3008, T.TIME)
-READ_RECEIPT_REQUESTED = make_tag(0x0029, T.BOOLEAN)
-ORIGINATOR_DELIVERY_REPORT_REQUESTED = make_tag(0x0023, T.BOOLEAN)
-MESSAGE_FLAGS = make_tag(0x0E07, T.INTEGER32)
-MESSAGE_SIZE = make_tag(0x0E08, T.INTEGER32)
-HASATTACH = make_tag(0x0E1B, T.BOOLEAN)
-INTERNET_MESSAGE_ID = make_tag(0x1035, T.STRING)
-IN_REPLY_TO_ID = make_tag(0x1042, T.STRING)
-INTERNET_REFERENCES = make_tag(0x1039, T.STRING)
-LIST_HELP = make_tag(0x1043, T.STRING)
-LIST_SUBSCRIBE = make_tag(0x1044, T.STRING)
-LIST_UNSUBSCRIBE = make_tag(0x1045, T.STRING)
-TRANSPORT_MESSAGE_HEADERS = make_tag(0x007D, T.STRING)
-INTERNET_CPID = make_tag(0x3FDE, T.INTEGER32)
-MESSAGE_LOCALE_ID = make_tag(0x3FF1, T.INTEGER32)
-DISPLAY_TO = make_tag(0x0E04, T.STRING)
-DISPLAY_CC = make_tag(0x0E03, T.STRING)
-DISPLAY_BCC = make_tag(0x0E02, T.STRING)
-SENDER_NAME = make_tag(0x0C1A, T.STRING)
-SENDER_EMAIL_ADDRESS = make_tag(0x0C1F, T.STRING)
-SENDER_ADDRTYPE = make_tag(0x0C1E, T.STRING)
-SENDER_SMTP_ADDRESS = make_tag(0x5D01, T.STRING)
-SENDER_ENTRYID = make_tag(0x0C19, T.BINARY)
-SENT_REPRESENTING_NAME = make_tag(0x0042, T.STRING)
-SENT_REPRESENTING_EMAIL_ADDRESS = make_tag(0x0065, T.STRING)
-SENT_REPRESENTING_ADDRTYPE = make_tag(0x0064, T.STRING)
-SENT_REPRESENTING_SMTP_ADDRESS = make_tag(0x5D02, T.STRING)
-SENT_REPRESENTING_ENTRYID = make_tag(0x0041, T.BINARY)
-REPLY_RECIPIENT_NAMES = make_tag(0x0050, T.STRING)
-REPLY_RECIPIENT_ENTRIES = make_tag(0x004F, T.BINARY)
-RECEIVED_BY_NAME = make_tag(0x0040, T.STRING)
-BODY = make_tag(0x1000, T.STRING)
-HTML = make_tag(0x1013, T.BINARY)
-RTF_COMPRESSED = make_tag(0x1009, T.BINARY)
-RTF_IN_SYNC = make_tag(0x0E1F, T.BOOLEAN)
-NATIVE_BODY_INFO = make_tag(0x1016, T.INTEGER32)
-ICON_INDEX = make_tag(0x1080, T.INTEGER32)
+MESSAGE_CLASS = tags.PidTagMessageClass
+SUBJECT = tags.PidTagSubject
+SUBJECT_PREFIX = tags.PidTagSubjectPrefix
+NORMALIZED_SUBJECT = tags.PidTagNormalizedSubject
+CONVERSATION_TOPIC = tags.PidTagConversationTopic
+CONVERSATION_INDEX = tags.PidTagConversationIndex
+IMPORTANCE = tags.PidTagImportance
+PRIORITY = tags.PidTagPriority
+SENSITIVITY = tags.PidTagSensitivity
+CLIENT_SUBMIT_TIME = tags.PidTagClientSubmitTime
+MESSAGE_DELIVERY_TIME = tags.PidTagMessageDeliveryTime
+CREATION_TIME = tags.PidTagCreationTime
+LAST_MODIFICATION_TIME = tags.PidTagLastModificationTime
+READ_RECEIPT_REQUESTED = tags.PidTagReadReceiptRequested
+ORIGINATOR_DELIVERY_REPORT_REQUESTED = tags.PidTagOriginatorDeliveryReportRequested
+MESSAGE_FLAGS = tags.PidTagMessageFlags
+MESSAGE_SIZE = tags.PidTagMessageSize
+HASATTACH = tags.PidTagHasAttachments
+INTERNET_MESSAGE_ID = tags.PidTagInternetMessageId
+IN_REPLY_TO_ID = tags.PidTagInReplyToId
+INTERNET_REFERENCES = tags.PidTagInternetReferences
+LIST_HELP = tags.PidTagListHelp
+LIST_SUBSCRIBE = tags.PidTagListSubscribe
+LIST_UNSUBSCRIBE = tags.PidTagListUnsubscribe
+TRANSPORT_MESSAGE_HEADERS = tags.PidTagTransportMessageHeaders
+INTERNET_CPID = tags.PidTagInternetCodepage
+MESSAGE_LOCALE_ID = tags.PidTagMessageLocaleId
+DISPLAY_TO = tags.PidTagDisplayTo
+DISPLAY_CC = tags.PidTagDisplayCc
+DISPLAY_BCC = tags.PidTagDisplayBcc
+SENDER_NAME = tags.PidTagSenderName
+SENDER_EMAIL_ADDRESS = tags.PidTagSenderEmailAddress
+SENDER_ADDRTYPE = tags.PidTagSenderAddressType
+SENDER_SMTP_ADDRESS = tags.PidTagSenderSmtpAddress
+SENDER_ENTRYID = tags.PidTagSenderEntryId
+SENT_REPRESENTING_NAME = tags.PidTagSentRepresentingName
+SENT_REPRESENTING_EMAIL_ADDRESS = tags.PidTagSentRepresentingEmailAddress
+SENT_REPRESENTING_ADDRTYPE = tags.PidTagSentRepresentingAddressType
+SENT_REPRESENTING_SMTP_ADDRESS = tags.PidTagSentRepresentingSmtpAddress
+SENT_REPRESENTING_ENTRYID = tags.PidTagSentRepresentingEntryId
+REPLY_RECIPIENT_NAMES = tags.PidTagReplyRecipientNames
+REPLY_RECIPIENT_ENTRIES = tags.PidTagReplyRecipientEntries
+RECEIVED_BY_NAME = tags.PidTagReceivedByName
+BODY = tags.PidTagBody
+HTML = tags.PidTagHtml
+RTF_COMPRESSED = tags.PidTagRtfCompressed
+RTF_IN_SYNC = tags.PidTagRtfInSync
+NATIVE_BODY_INFO = tags.PidTagNativeBody
+ICON_INDEX = tags.PidTagIconIndex
 
 # --- recipients (MS-OXCMSG 2.2.1.x, MS-OXOMSG 2.2.3) -------------------------------
-RECIPIENT_TYPE = make_tag(0x0C15, T.INTEGER32)
-DISPLAY_NAME = make_tag(0x3001, T.STRING)
-ADDRTYPE = make_tag(0x3002, T.STRING)
-EMAIL_ADDRESS = make_tag(0x3003, T.STRING)
-SMTP_ADDRESS = make_tag(0x39FE, T.STRING)
-ENTRYID = make_tag(0x0FFF, T.BINARY)
-OBJECT_TYPE = make_tag(0x0FFE, T.INTEGER32)
-DISPLAY_TYPE = make_tag(0x3900, T.INTEGER32)
-ROWID = make_tag(0x3000, T.INTEGER32)
-RECIPIENT_FLAGS = make_tag(0x5FFD, T.INTEGER32)
-RECIPIENT_TRACK_STATUS = make_tag(0x5FFF, T.INTEGER32)
+RECIPIENT_TYPE = tags.PidTagRecipientType
+DISPLAY_NAME = tags.PidTagDisplayName
+ADDRTYPE = tags.PidTagAddressType
+EMAIL_ADDRESS = tags.PidTagEmailAddress
+SMTP_ADDRESS = tags.PidTagSmtpAddress
+ENTRYID = tags.PidTagEntryId
+OBJECT_TYPE = tags.PidTagObjectType
+DISPLAY_TYPE = tags.PidTagDisplayType
+ROWID = tags.PidTagRowid
+RECIPIENT_FLAGS = tags.PidTagRecipientFlags
+RECIPIENT_TRACK_STATUS = tags.PidTagRecipientTrackStatus
 
 MAPI_TO, MAPI_CC, MAPI_BCC = 1, 2, 3
 MAPI_ORIG = 0
@@ -94,30 +95,30 @@ MAPI_MAILUSER = 6
 MAPI_ATTACH = 7
 
 # --- attachments (MS-OXCMSG 2.2.2) -------------------------------------------------
-ATTACH_NUM = make_tag(0x0E21, T.INTEGER32)
-ATTACH_SIZE = make_tag(0x0E20, T.INTEGER32)
-ATTACH_DATA_BIN = make_tag(0x3701, T.BINARY)
-ATTACH_DATA_OBJ = make_tag(0x3701, T.OBJECT)
-ATTACH_EXTENSION = make_tag(0x3703, T.STRING)
-ATTACH_FILENAME = make_tag(0x3704, T.STRING)
-ATTACH_METHOD = make_tag(0x3705, T.INTEGER32)
-ATTACH_LONG_FILENAME = make_tag(0x3707, T.STRING)
-ATTACH_PATHNAME = make_tag(0x3708, T.STRING)
-ATTACH_RENDERING = make_tag(0x3709, T.BINARY)
-ATTACH_TAG = make_tag(0x370A, T.BINARY)
-RENDERING_POSITION = make_tag(0x370B, T.INTEGER32)
-ATTACH_MIME_TAG = make_tag(0x370E, T.STRING)
-ATTACH_CONTENT_BASE = make_tag(0x3711, T.STRING)
-ATTACH_CONTENT_ID = make_tag(0x3712, T.STRING)
-ATTACH_CONTENT_LOCATION = make_tag(0x3713, T.STRING)
-ATTACH_FLAGS = make_tag(0x3714, T.INTEGER32)
+ATTACH_NUM = tags.PidTagAttachNumber
+ATTACH_SIZE = tags.PidTagAttachSize
+ATTACH_DATA_BIN = tags.PidTagAttachDataBinary
+ATTACH_DATA_OBJ = tags.PidTagAttachDataObject
+ATTACH_EXTENSION = tags.PidTagAttachExtension
+ATTACH_FILENAME = tags.PidTagAttachFilename
+ATTACH_METHOD = tags.PidTagAttachMethod
+ATTACH_LONG_FILENAME = tags.PidTagAttachLongFilename
+ATTACH_PATHNAME = tags.PidTagAttachPathname
+ATTACH_RENDERING = tags.PidTagAttachRendering
+ATTACH_TAG = tags.PidTagAttachTag
+RENDERING_POSITION = tags.PidTagRenderingPosition
+ATTACH_MIME_TAG = tags.PidTagAttachMimeTag
+ATTACH_CONTENT_BASE = tags.PidTagAttachContentBase
+ATTACH_CONTENT_ID = tags.PidTagAttachContentId
+ATTACH_CONTENT_LOCATION = tags.PidTagAttachContentLocation
+ATTACH_FLAGS = tags.PidTagAttachFlags
 ATTACH_MIME_SEQUENCE = make_tag(0x3710, T.INTEGER32)
-TEXT_ATTACHMENT_CHARSET = make_tag(0x371B, T.STRING)
-ATTACHMENT_HIDDEN = make_tag(0x7FFE, T.BOOLEAN)
-ATTACHMENT_FLAGS = make_tag(0x7FFD, T.INTEGER32)
-ATTACHMENT_LINKID = make_tag(0x7FFA, T.INTEGER32)
-EXCEPTION_STARTTIME = make_tag(0x7FFB, T.TIME)
-EXCEPTION_ENDTIME = make_tag(0x7FFC, T.TIME)
+TEXT_ATTACHMENT_CHARSET = tags.PidTagTextAttachmentCharset
+ATTACHMENT_HIDDEN = tags.PidTagAttachmentHidden
+ATTACHMENT_FLAGS = tags.PidTagAttachmentFlags
+ATTACHMENT_LINKID = tags.PidTagAttachmentLinkId
+EXCEPTION_STARTTIME = tags.PidTagExceptionStartTime
+EXCEPTION_ENDTIME = tags.PidTagExceptionEndTime
 ATTACH_CONTENT_DISPOSITION = NamedProp(PS_INTERNET_HEADERS, "content-disposition", T.STRING)
 """Not a canonical property: the disposition kept for MIME round trips."""
 
@@ -174,10 +175,10 @@ IS_RECURRING = _lid(PSETID_MEETING, 0x0005, T.BOOLEAN)
 OWNER_CRITICAL_CHANGE = _lid(PSETID_MEETING, 0x001A, T.TIME)
 ICAL_UID = NamedProp(PS_INTERNET_HEADERS, "x-groupware-ical-uid", T.STRING)
 """Not canonical: the UID as written when it is not a Global Object ID in hex."""
-START_DATE = make_tag(0x0060, T.TIME)
-END_DATE = make_tag(0x0061, T.TIME)
+START_DATE = tags.PidTagStartDate
+END_DATE = tags.PidTagEndDate
 LAST_MODIFIER_TIME = LAST_MODIFICATION_TIME
-OWNER_APPT_ID = make_tag(0x0062, T.INTEGER32)
+OWNER_APPT_ID = tags.PidTagOwnerAppointmentId
 
 ASF_MEETING, ASF_RECEIVED, ASF_CANCELED = 0x1, 0x2, 0x4
 RECIP_SENDABLE, RECIP_ORGANIZER = 0x1, 0x2
@@ -195,30 +196,30 @@ TASK_COMPLETE = _lid(PSETID_TASK, 0x811C, T.BOOLEAN)
 TASK_F_RECURRING = _lid(PSETID_TASK, 0x8126, T.BOOLEAN)
 
 # --- contacts (MS-OXOCNTC 2.2.1, PSETID_Address) ---------------------------------------
-GIVEN_NAME = make_tag(0x3A06, T.STRING)
-SURNAME = make_tag(0x3A11, T.STRING)
-MIDDLE_NAME = make_tag(0x3A44, T.STRING)
-DISPLAY_NAME_PREFIX = make_tag(0x3A45, T.STRING)
-GENERATION = make_tag(0x3A05, T.STRING)
-NICKNAME = make_tag(0x3A4F, T.STRING)
-COMPANY_NAME = make_tag(0x3A16, T.STRING)
-DEPARTMENT_NAME = make_tag(0x3A18, T.STRING)
-JOB_TITLE = make_tag(0x3A17, T.STRING)
-BUSINESS_TELEPHONE = make_tag(0x3A08, T.STRING)
-BUSINESS2_TELEPHONE = make_tag(0x3A1B, T.STRING)
-HOME_TELEPHONE = make_tag(0x3A09, T.STRING)
-HOME2_TELEPHONE = make_tag(0x3A2F, T.STRING)
-MOBILE_TELEPHONE = make_tag(0x3A1C, T.STRING)
-BUSINESS_FAX = make_tag(0x3A24, T.STRING)
-HOME_FAX = make_tag(0x3A25, T.STRING)
-PAGER_TELEPHONE = make_tag(0x3A21, T.STRING)
-CAR_TELEPHONE = make_tag(0x3A1E, T.STRING)
-OTHER_TELEPHONE = make_tag(0x3A1F, T.STRING)
-PRIMARY_TELEPHONE = make_tag(0x3A1A, T.STRING)
-BIRTHDAY = make_tag(0x3A42, T.TIME)
-WEDDING_ANNIVERSARY = make_tag(0x3A41, T.TIME)
-PERSONAL_HOME_PAGE = make_tag(0x3A50, T.STRING)
-BUSINESS_HOME_PAGE = make_tag(0x3A51, T.STRING)
+GIVEN_NAME = tags.PidTagGivenName
+SURNAME = tags.PidTagSurname
+MIDDLE_NAME = tags.PidTagMiddleName
+DISPLAY_NAME_PREFIX = tags.PidTagDisplayNamePrefix
+GENERATION = tags.PidTagGeneration
+NICKNAME = tags.PidTagNickname
+COMPANY_NAME = tags.PidTagCompanyName
+DEPARTMENT_NAME = tags.PidTagDepartmentName
+JOB_TITLE = tags.PidTagTitle
+BUSINESS_TELEPHONE = tags.PidTagBusinessTelephoneNumber
+BUSINESS2_TELEPHONE = tags.PidTagBusiness2TelephoneNumber
+HOME_TELEPHONE = tags.PidTagHomeTelephoneNumber
+HOME2_TELEPHONE = tags.PidTagHome2TelephoneNumber
+MOBILE_TELEPHONE = tags.PidTagMobileTelephoneNumber
+BUSINESS_FAX = tags.PidTagBusinessFaxNumber
+HOME_FAX = tags.PidTagHomeFaxNumber
+PAGER_TELEPHONE = tags.PidTagPagerTelephoneNumber
+CAR_TELEPHONE = tags.PidTagCarTelephoneNumber
+OTHER_TELEPHONE = tags.PidTagOtherTelephoneNumber
+PRIMARY_TELEPHONE = tags.PidTagPrimaryTelephoneNumber
+BIRTHDAY = tags.PidTagBirthday
+WEDDING_ANNIVERSARY = tags.PidTagWeddingAnniversary
+PERSONAL_HOME_PAGE = tags.PidTagPersonalHomePage
+BUSINESS_HOME_PAGE = tags.PidTagBusinessHomePage
 HOME_ADDRESS = tuple(make_tag(i, T.STRING) for i in (0x3A5E, 0x3A5D, 0x3A59, 0x3A5C, 0x3A5B,
                                                      0x3A5A))
 """PO box, street, city, state, postal code, country: the home address (MS-OXOCNTC 2.2.1.3)."""
@@ -234,4 +235,4 @@ EMAILS = tuple(
     for base in (0x8080, 0x8090, 0x80A0)
 )
 """Email1-3: (display name, address type, address, original display name)."""
-ATTACHMENT_CONTACT_PHOTO = make_tag(0x7FFF, T.BOOLEAN)
+ATTACHMENT_CONTACT_PHOTO = tags.PidTagAttachmentContactPhoto

@@ -45,8 +45,23 @@ def _unescape(text: str) -> str:
 
 
 def _split(text: str, sep: str) -> list[str]:
-    """Split on unescaped ``sep`` and unescape each piece."""
-    parts = re.split(r"(?<!\\)" + re.escape(sep), text)
+    """Split on unescaped ``sep`` and unescape each piece.
+
+    Scans escapes pairwise, so an escaped backslash before a separator (``\\\\;``)
+    ends the piece, which a look-behind on one backslash gets wrong.
+    """
+    parts: list[str] = []
+    start = i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
     return [_unescape(p) for p in parts]
 
 

@@ -96,3 +96,11 @@ def test_garbage_is_a_clear_error(data: bytes) -> None:
         vcard_to_messages(b"BEGIN:VCARD\r\n" + data + b"\r\nEND:VCARD\r\n")
     with contextlib.suppress(ConversionError):
         vcard_to_messages(data)
+
+
+def test_escaped_backslash_before_separator_ends_the_component() -> None:
+    # Found by hypothesis: "\\\\;" is an escaped backslash, then a real separator.
+    from groupware.convert.vcard import _split
+
+    assert _split("a\\\\;b\\;c;d", ";") == ["a\\", "b;c", "d"]
+    assert _split("\\\\", ";") == ["\\"]
