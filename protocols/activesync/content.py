@@ -522,9 +522,23 @@ def read_contact(app: Element) -> ItemData:
         data.props[ct.SUBJECT] = display
     _categories(app, "Contacts:Categories", data)
     _body_props(app, data)
-    picture = app.findtext("Contacts:Picture")
-    if picture:
-        data.props[ct.HAS_PICTURE] = True
+    picture = app.find("Contacts:Picture")
+    if picture is not None:
+        import base64
+        import binascii
+
+        raw = picture.opaque
+        if raw is None:
+            try:
+                raw = base64.b64decode(picture.text or "", validate=False)
+            except (binascii.Error, ValueError):
+                raw = b""
+        if raw:
+            data.props[ct.HAS_PICTURE] = True
+            data.attachments = [{ct.ATTACH_METHOD: ct.AFBYVALUE, ct.ATTACH_DATA_BIN: raw,
+                                 ct.ATTACH_LONG_FILENAME: "ContactPicture.jpg",
+                                 ct.ATTACH_EXTENSION: ".jpg",
+                                 ct.ATTACHMENT_CONTACT_PHOTO: True, ct.ATTACHMENT_HIDDEN: True}]
     return data
 
 
@@ -541,6 +555,12 @@ def write_contact(w: WbxmlWriter, model: Model, options: ItemOptions, version: f
             w.element(tag, value)
     write_body(w, options, None, p, klass="Contacts", version=version)
     _write_categories(w, "Contacts:Categories", "Contacts:Category", p)
+    photo = next((a.props.get(ct.ATTACH_DATA_BIN) for a in model.attachments
+                  if a.props.get(ct.ATTACHMENT_CONTACT_PHOTO) is True), None)
+    if isinstance(photo, bytes) and photo and len(photo) <= 48 * 1024:
+        import base64
+
+        w.element(_t("Contacts:Picture"), base64.b64encode(photo).decode("ascii"))
     w.end()
 
 

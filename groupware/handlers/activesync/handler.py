@@ -180,6 +180,8 @@ class ItemData:
     read: bool | None = None
     recipients: list[dict[Any, Any]] | None = None
     mime: bytes | None = None
+    attachments: list[dict[Any, Any]] | None = None
+    """Attachment property bags (a contact's photo)."""
 
 
 @dataclass
@@ -862,7 +864,9 @@ class EasSession:
         sid = await self.store_id()
         wanted = [c.mid for c, k in pending if k not in ("delete", "soft_delete")]
         fetched = await read_messages(self.store, sid, [MessageId(m) for m in wanted],
-                                      mime_limit=req.mime_limit) if wanted else []
+                                      mime_limit=req.mime_limit,
+                                      attachment_data=folder.klass == "Contacts"
+                                      ) if wanted else []
         by_mid = dict(zip(wanted, fetched, strict=True))
         out: list[OutItem] = []
         for change, kind in pending:
@@ -946,8 +950,11 @@ class EasSession:
             msg = await asyncio.to_thread(mime_to_mapi, data.mime)
             msg.props.update(data.props)
         else:
+            from groupware.convert.model import Attachment as CAttachment
+
             msg = CMessage(dict(data.props),
-                           [CRecipient(dict(r)) for r in (data.recipients or [])])
+                           [CRecipient(dict(r)) for r in (data.recipients or [])],
+                           [CAttachment(dict(a)) for a in (data.attachments or [])])
         return await names.to_content(msg)
 
     async def _client_change(self, folder: EasFolder, state: CollectionState,

@@ -18,6 +18,7 @@ from tests.protocols.activesync.support import (
     PASSWORDS,
     Eas,
     Filler,
+    b64,
     base_url,
     eas_server,
     make_message,
@@ -246,7 +247,8 @@ def test_contacts_tasks_notes_calendar_round_trip(server: RunningServer, filler:
                                                 text="zoe@example.org"),
                 make("Contacts:FirstName", text="Zoe"), make("Contacts:LastName", text="Zed"),
                 make("Contacts:MobilePhoneNumber", text="+49 170 1234567"),
-                make("Contacts:CompanyName", text="Zed Ltd")),
+                make("Contacts:CompanyName", text="Zed Ltd"),
+                make("Contacts:Picture", text=b64(b"\xff\xd8\xff\xe0fake-jpeg"))),
         7: make("AirSync:ApplicationData", make("Tasks:Subject", text="Buy milk"),
                 make("Tasks:UtcDueDate", text="2026-12-01T10:00:00.000Z"),
                 make("Tasks:DueDate", text="2026-12-01T10:00:00.000Z"),
@@ -284,6 +286,7 @@ def test_contacts_tasks_notes_calendar_round_trip(server: RunningServer, filler:
     assert got[9].findtext("Contacts:FirstName") == "Zoe"
     assert got[9].findtext("Contacts:Email1Address") == "zoe@example.org"
     assert got[9].findtext("Contacts:MobilePhoneNumber") == "+49 170 1234567"
+    assert got[9].findtext("Contacts:Picture") == b64(b"\xff\xd8\xff\xe0fake-jpeg")
     assert got[7].findtext("Tasks:Subject") == "Buy milk"
     assert got[7].findtext("Tasks:UtcDueDate") == "2026-12-01T10:00:00.000Z"
     assert got[10].findtext("Notes:Subject") == "A note"
