@@ -881,3 +881,87 @@ def test_items_leaving_the_filter_window_are_soft_deleted(server: RunningServer,
     soft = [s.findtext("AirSync:ServerId") for s in
             col.find("AirSync:Commands").findall("AirSync:SoftDelete")]
     assert soft == [f"{folder}:{globcnt(mids[0])}"]
+
+
+def test_conflict_server_wins_and_empty_folder_contents(server: RunningServer,
+                                                        filler: Filler) -> None:
+    from storage.mapistore.ids import globcnt
+
+    c = eas(server, "alice")
+    c.provision()
+    c.folders()
+    created = c.call("FolderCreate", make(
+        "FolderHierarchy:FolderCreate", make("FolderHierarchy:SyncKey", text=c.folder_key),
+        make("FolderHierarchy:ParentId", text="0"),
+        make("FolderHierarchy:DisplayName", text=f"conflict-{uuid.uuid4().hex[:6]}"),
+        make("FolderHierarchy:Type", text="12")))
+    folder = created.findtext("FolderHierarchy:ServerId")
+    from storage.mapistore.ids import fid_of
+
+    mids: list[int] = []
+
+    async def put() -> None:
+        from groupware.handlers.activesync.handler import ActiveSyncHandler
+        from groupware.handlers.activesync.mapping import content_from_mime
+
+        store = filler.server.get_mapistore()
+        user = await filler.server.get_directory().find_address("alice@example.test")
+        sid, names = await ActiveSyncHandler(filler.server).open_store(user)
+        for i in range(3):
+            raw = make_message(f"conflict {i}")
+            info = await store.deliver(sid, await content_from_mime(names, raw), mime=raw,
+                                       fid=fid_of(int(folder)))
+            mids.append(info.mid)
+
+    filler.run(put())
+    key = c.sync(folder, "0").findtext("AirSync:SyncKey")
+    col = c.sync(folder, key)
+    key = col.findtext("AirSync:SyncKey")
+    sid = f"{folder}:{globcnt(mids[0])}"
+    # The server marks it read; the device, not knowing, marks it unread: server wins.
+    filler.store_call("set_read", "alice", [mids[0]], True)
+    col = c.sync(folder, key, make("AirSync:Commands", make("AirSync:Change", make(
+        "AirSync:ServerId", text=sid), make("AirSync:ApplicationData", make(
+            "Email:Read", text="0")))))
+    assert filler.store_call("get_message_info", "alice", mids[0]).read is True
+    changes = {ch.findtext("AirSync:ServerId"): ch for ch in
+               col.find("AirSync:Commands").findall("AirSync:Change")}
+    assert changes[sid].find("AirSync:ApplicationData").findtext("Email:Read") == "1"
+    tree = c.call("ItemOperations", make("ItemOperations:ItemOperations", make(
+        "ItemOperations:EmptyFolderContents", make("AirSync:CollectionId", text=folder))))
+    result = tree.find("ItemOperations:Response").find("ItemOperations:EmptyFolderContents")
+    assert result.findtext("ItemOperations:Status") == "1"
+    col = c.sync(folder, col.findtext("AirSync:SyncKey"))
+    deleted = [d.findtext("AirSync:ServerId") for d in
+               col.find("AirSync:Commands").findall("AirSync:Delete")]
+    assert len(deleted) == 3
+
+
+def test_smart_reply_validate_cert_and_device_password(server: RunningServer,
+                                                       filler: Filler) -> None:
+    filler.deliver("alice", [make_message("reply to me", "The original text.\n",
+                                          sender="bob@example.test")])
+    c = eas(server, "alice")
+    c.provision()
+    inbox = c.folder_of_type(2)
+    key = c.sync(inbox, "0").findtext("AirSync:SyncKey")
+    adds = _adds(c.sync(inbox, key, make("AirSync:WindowSize", text="500")))
+    sid = next(k for k, v in adds.items() if v.findtext("Email:Subject") == "reply to me")
+    subject = f"Re: reply to me {uuid.uuid4().hex[:6]}"
+    mime = (f"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: {subject}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nMy answer.\r\n").encode()
+    resp = c.post("SmartReply", make("ComposeMail:SmartReply",
+                                     make("ComposeMail:ClientId", text=uuid.uuid4().hex),
+                                     make("ComposeMail:Source", make(
+                                         "ComposeMail:ItemId", text=sid)),
+                                     make("ComposeMail:Mime", opaque=mime)))
+    assert resp.status_code == 200 and resp.content == b""
+    raw = _imap_find(server, "bob", subject)
+    assert raw is not None
+    assert b"My answer." in raw and b"The original text." in raw
+    tree = c.call("ValidateCert", make("ValidateCert:ValidateCert", make(
+        "ValidateCert:Certificates", make("ValidateCert:Certificate", text=b64(b"garbage")))))
+    assert tree.find("ValidateCert:Certificate").findtext("ValidateCert:Status") == "10"
+    tree = c.call("Settings", make("Settings:Settings", make("Settings:DevicePassword", make(
+        "Settings:Set", make("Settings:Password", text="recovery-1234")))))
+    assert tree.find("Settings:DevicePassword").findtext("Settings:Status") == "1"
