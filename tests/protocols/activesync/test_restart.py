@@ -61,3 +61,37 @@ def test_sync_state_survives_a_restart(request: pytest.FixtureRequest, tmp_path:
         filler.close()
     finally:
         server.stop()
+
+
+def test_a_changed_policy_makes_devices_provision_again(request: pytest.FixtureRequest,
+                                                        tmp_path: Path) -> None:
+    url = module_database_url(request, tmp_path)
+    server = start_server(tmp_path, url, listeners=LISTENERS, extra_config=FAST_AUTH)
+    try:
+        server.cli("user", "add", "alice@example.test", "--name", "Alice",
+                   "--password-stdin", input=PASSWORDS["alice"] + "\n")
+        c = Eas(base_url(server), "alice@example.test", PASSWORDS["alice"], "policy1")
+        c.provision()
+        assert c.folders()
+    finally:
+        server.stop()
+    (tmp_path / "ready.json").unlink()
+    stricter = FAST_AUTH + "\n[activesync]\npolicy_min_password_length = 8\n" \
+        "policy_device_password_enabled = true\n"
+    server = start_server(tmp_path, url, listeners=LISTENERS, extra_config=stricter)
+    try:
+        c.url = base_url(server)
+        tree = c.call("FolderSync", make("FolderHierarchy:FolderSync",
+                                         make("FolderHierarchy:SyncKey", text="0")))
+        assert tree.findtext("FolderHierarchy:Status") == "143"
+        first = c.call("Provision", make("Provision:Provision", make(
+            "Provision:Policies", make("Provision:Policy", make(
+                "Provision:PolicyType", text="MS-EAS-Provisioning-WBXML")))))
+        doc = first.find("Provision:Policies").find("Provision:Policy").find(
+            "Provision:Data").find("Provision:EASProvisionDoc")
+        assert doc.findtext("Provision:MinDevicePasswordLength") == "8"
+        assert doc.findtext("Provision:DevicePasswordEnabled") == "1"
+        c.provision()
+        assert c.folders()
+    finally:
+        server.stop()
