@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from groupware.handlers.addressbook import AddressBookHandler
     from groupware.handlers.auth import AuthHandler
     from groupware.handlers.delivery import DeliveryHandler
+    from groupware.handlers.mail.mapistore_port import MapiMailStore
     from groupware.handlers.mail.view import MailHandler
     from groupware.handlers.ntlm import NtlmCredentials
     from groupware.handlers.queue import QueueHandler
@@ -126,17 +127,22 @@ class GroupwareServer:
         return AuthHandler.from_server(self)
 
     @cached_component
-    def get_mail_handler(self) -> MailHandler:
-        """Mail folders for IMAP/POP3. Until the MAPI store is wired in, mailboxes live
-        in the in-process interim store (see groupware.handlers.mail.interim)."""
-        from groupware.handlers.mail.interim import InterimMailStore
-        from groupware.handlers.mail.view import MailHandler
+    def get_mail_store(self) -> MapiMailStore:
+        """The message store as the mail gateways and delivery see it (folders of
+        RFC 5322 messages with UIDs and flags), with this process's folder caches."""
+        from groupware.handlers.mail.mapistore_port import MapiMailStore
 
         cfg = self.config
-        quota = cfg.directory.default_quota_mb << 20 or None
-        store = InterimMailStore(self.get_notifier(), default_quota=quota,
-                                 max_message=cfg.imap.max_literal)
-        return MailHandler(store, self.get_notifier())
+        return MapiMailStore(self.get_mapistore(),
+                             default_quota=cfg.directory.default_quota_mb << 20 or None,
+                             max_message=cfg.imap.max_literal)
+
+    @cached_component
+    def get_mail_handler(self) -> MailHandler:
+        """Mail folders for IMAP/POP3 sessions, on the message store."""
+        from groupware.handlers.mail.view import MailHandler
+
+        return MailHandler(self.get_mail_store(), self.get_notifier())
 
     @cached_component
     def get_delivery(self) -> DeliveryHandler:

@@ -3,11 +3,18 @@
 One pipeline for the three ways mail arrives (inbound SMTP, LMTP, submission to a
 local user, and the queue's retries): recipient resolution in the directory
 (addresses and aliases, groups expanded, an optional catch-all per domain), the
-receive quota, MIME -> MAPI properties (once per message, off the reactor), the
-store's ``deliver`` into the Inbox (which publishes ``new_mail`` on the notifier, so
-IMAP IDLE and ActiveSync Ping wake up), and duplicate suppression: a second copy of
-the same Message-ID to the same mailbox within ``[delivery] duplicate_window`` is
-accepted and dropped.
+receive quota, MIME -> MAPI properties (once per message, whatever the number of
+mailboxes), the message store's ``deliver`` into the Inbox with the byte-exact
+original (it publishes ``new_mail`` on the notifier, so IMAP IDLE and ActiveSync Ping
+wake up), and duplicate suppression: a second copy of the same Message-ID to the
+same mailbox within ``[delivery] duplicate_window`` is accepted and dropped.
+
+The duplicate check and the store write are one step: the check runs inside the
+store's delivery transaction once the mailbox is locked, and the Message-ID is
+remembered in that same transaction. Two copies racing (two MX connections, a retry
+after a lost 250) cannot both be stored, and a delivery that fails leaves no memory
+of the Message-ID behind. A message answered with 250 is committed (MIME original
+fsynced, index and content committed) before the answer.
 
 Protocol adapters hand in plain values (:class:`SessionInfo`, :class:`Envelope`) and
 get :class:`groupware.errors.GroupwareError` subclasses back; they translate those
@@ -29,6 +36,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from directory.model import Recipient, RecipientKind
+from groupware.convert.model import Message
 from groupware.errors import (
     GroupwareError,
     InvalidInput,
@@ -37,11 +45,12 @@ from groupware.errors import (
     QuotaExceeded,
     Unavailable,
 )
-from groupware.handlers.mail.port import MailboxRef, MailStore
+from groupware.handlers.mail.port import MailboxRef
 from groupware.types import Feature, FolderRole
 from storage.db.tables_queue import delivery_duplicates
 
 if TYPE_CHECKING:
+    from groupware.handlers.mail.mapistore_port import MapiMailStore, TxnGuard
     from groupware.handlers.queue import QueueHandler
     from groupware.server import GroupwareServer
 
@@ -118,11 +127,16 @@ class Delivered:
     message_id: int | None = None
 
 
+class _Duplicate(Exception):
+    """Raised inside a delivery transaction: this Message-ID was delivered recently."""
+
+
 @dataclass
 class _Prepared:
     data: bytes
     message_id: str | None
     digest: str | None
+    converted: Message | None = None
     delivered: dict[int, Delivered | GroupwareError] = field(default_factory=dict)
 
 
@@ -271,6 +285,28 @@ class DeliveryHandler:
         digest = hashlib.sha256(mid.encode("utf-8")).hexdigest() if mid else None
         return _Prepared(data, mid, digest)
 
+    def _dedup_guard(self, user_id: int, digest: str) -> TxnGuard:
+        """Runs in the store's delivery transaction (the mailbox is locked): refuse a
+        Message-ID seen within the window, else remember it with the message."""
+        now = self._clock.time()
+        horizon = now - self.config.duplicate_window
+
+        def guard(conn: sa.Connection) -> None:
+            row = conn.execute(sa.select(delivery_duplicates.c.delivered_at).where(
+                delivery_duplicates.c.user_id == user_id,
+                delivery_duplicates.c.digest == digest)).first()
+            if row is not None and float(row.delivered_at) >= horizon:
+                raise _Duplicate(digest)
+            if row is not None:
+                conn.execute(sa.update(delivery_duplicates).where(
+                    delivery_duplicates.c.user_id == user_id,
+                    delivery_duplicates.c.digest == digest).values(delivered_at=now))
+            else:
+                conn.execute(sa.insert(delivery_duplicates).values(
+                    user_id=user_id, digest=digest, delivered_at=now))
+
+        return guard
+
     async def _deliver_one(self, prepared: _Prepared,
                            user: Recipient) -> Delivered | GroupwareError:
         assert user.user_id is not None
@@ -279,19 +315,21 @@ class DeliveryHandler:
         if done is not None:
             return done
         result: Delivered | GroupwareError
+        guard = None
+        if prepared.digest and self.config.duplicate_window > 0:
+            guard = self._dedup_guard(key, prepared.digest)
         try:
-            if prepared.digest and self.config.duplicate_window > 0 and \
-                    await self._seen(key, prepared.digest):
-                logger.info("delivery: duplicate %s to %s dropped", prepared.message_id,
-                            user.address)
-                result = Delivered(user, duplicate=True)
-            else:
-                mid = await self.store.deliver(user, prepared.data, role=FolderRole.INBOX)
-                if prepared.digest and self.config.duplicate_window > 0:
-                    await self._remember(key, prepared.digest)
-                logger.info("delivered: to=%s size=%d message-id=%s", user.address,
-                            len(prepared.data), prepared.message_id)
-                result = Delivered(user, message_id=mid)
+            if prepared.converted is None:
+                prepared.converted = await self.store.port.convert(prepared.data)
+            uid = await self.store.deliver(user, prepared.data, role=FolderRole.INBOX,
+                                           guard=guard, converted=prepared.converted)
+            logger.info("delivered: to=%s size=%d message-id=%s", user.address,
+                        len(prepared.data), prepared.message_id)
+            result = Delivered(user, message_id=uid)
+        except _Duplicate:
+            logger.info("delivery: duplicate %s to %s dropped", prepared.message_id,
+                        user.address)
+            result = Delivered(user, duplicate=True)
         except QuotaExceeded as exc:
             logger.info("delivery to %s refused: %s", user.address, exc.message)
             err = QuotaExceeded(f"<{user.address}>: Mailbox full")
@@ -305,33 +343,6 @@ class DeliveryHandler:
             result = Unavailable(f"delivery failed: {type(exc).__name__}")
         prepared.delivered[key] = result
         return result
-
-    async def _seen(self, user_id: int, digest: str) -> bool:
-        horizon = self._clock.time() - self.config.duplicate_window
-
-        def txn(conn: sa.Connection) -> bool:
-            row = conn.execute(sa.select(delivery_duplicates.c.delivered_at).where(
-                delivery_duplicates.c.user_id == user_id,
-                delivery_duplicates.c.digest == digest)).first()
-            return row is not None and float(row.delivered_at) >= horizon
-
-        return await self._db.run_interaction("delivery_seen", txn)
-
-    async def _remember(self, user_id: int, digest: str) -> None:
-        now = self._clock.time()
-
-        def txn(conn: sa.Connection) -> None:
-            updated = conn.execute(sa.update(delivery_duplicates).where(
-                delivery_duplicates.c.user_id == user_id,
-                delivery_duplicates.c.digest == digest).values(delivered_at=now)).rowcount
-            if not updated:
-                conn.execute(sa.insert(delivery_duplicates).values(
-                    user_id=user_id, digest=digest, delivered_at=now))
-
-        try:
-            await self._db.run_interaction("delivery_remember", txn)
-        except Exception as exc:  # the message is stored; only dedup memory is lost
-            logger.warning("could not record Message-ID for duplicate suppression: %s", exc)
 
     def _maybe_purge(self) -> None:
         now = self._clock.time()
@@ -394,33 +405,31 @@ def _transient(exc: GroupwareError) -> bool:
 
 
 class DeliveryStore:
-    """Where delivered and sent mail goes: the mail store port the IMAP and POP3
-    gateways read (:mod:`groupware.handlers.mail.port`), so a delivery is seen by
-    their sessions at once (IDLE wakes on the store's ``new_mail`` event)."""
+    """Where delivered and sent mail goes: the message store as the IMAP and POP3
+    gateways see it (:class:`~groupware.handlers.mail.mapistore_port.MapiMailStore`),
+    so their sessions see a delivery at once (IDLE wakes on ``new_mail``)."""
 
     def __init__(self, server: GroupwareServer) -> None:
         self._server = server
         self._folders: dict[tuple[int, str], tuple[MailboxRef, int]] = {}
 
     @property
-    def port(self) -> MailStore:
-        return self._server.get_mail_handler().store
+    def port(self) -> MapiMailStore:
+        return self._server.get_mail_store()
 
     async def folder(self, user: Recipient, role: str) -> tuple[MailboxRef, int]:
+        """The user's mailbox (provisioned on first use) and its folder of ``role``."""
         assert user.user_id is not None
         key = (int(user.user_id), role)
+        box = await self.port.open_mailbox(user)  # keeps the quota current
         hit = self._folders.get(key)
-        if hit is not None:
-            return hit
-        port = self.port
-        box = await port.open_mailbox(user)
-        for row in await port.folders(box):
-            if row.role == role:
-                if len(self._folders) > 10000:
-                    self._folders.clear()
-                self._folders[key] = (box, row.fid)
-                return box, row.fid
-        raise NotFound(f"mailbox of {user.address} has no {role} folder")
+        if hit is not None and hit[0].store_id == box.store_id:
+            return box, hit[1]
+        fid = await self.port.role_folder(box, role)
+        if len(self._folders) > 10000:
+            self._folders.clear()
+        self._folders[key] = (box, fid)
+        return box, fid
 
     async def check_receive_quota(self, user: Recipient) -> None:
         box, _ = await self.folder(user, FolderRole.INBOX.value)
@@ -428,23 +437,23 @@ class DeliveryStore:
         if quota.limit is not None and quota.used >= quota.limit:
             raise QuotaExceeded(f"mailbox of {user.address} is full")
 
-    async def _append(self, user: Recipient, role: str, data: bytes,
-                      flags: tuple[str, ...]) -> int:
-        box, fid = await self.folder(user, role)
+    async def deliver(self, user: Recipient, data: bytes, *,
+                      role: FolderRole = FolderRole.INBOX, guard: TxnGuard | None = None,
+                      converted: Message | None = None) -> int:
+        """Store ``data`` unread in the folder of ``role``; returns its UID. ``guard``
+        runs inside the store transaction (see :meth:`DeliveryHandler._dedup_guard`)."""
+        box, fid = await self.folder(user, role.value)
         try:
-            state = await self.port.append(box, fid, data, flags, None)
+            info = await self.port.deliver(box, fid, data, guard=guard, converted=converted)
         except NotFound:  # the folder was replaced: look it up once more
             assert user.user_id is not None
-            self._folders.pop((int(user.user_id), role), None)
-            box, fid = await self.folder(user, role)
-            state = await self.port.append(box, fid, data, flags, None)
-        return state.uid
-
-    async def deliver(self, user: Recipient, data: bytes, *,
-                      role: FolderRole = FolderRole.INBOX) -> int:
-        """Store ``data`` unread in the folder of ``role``; returns its UID."""
-        return await self._append(user, role.value, data, ())
+            self._folders.pop((int(user.user_id), role.value), None)
+            box, fid = await self.folder(user, role.value)
+            info = await self.port.deliver(box, fid, data, guard=guard, converted=converted)
+        return info.uid
 
     async def save_sent(self, user: Recipient, data: bytes) -> int:
         """The sender's copy in Sent Items, marked read."""
-        return await self._append(user, FolderRole.SENT.value, data, ("\\Seen",))
+        box, fid = await self.folder(user, FolderRole.SENT.value)
+        state = await self.port.append(box, fid, data, ("\\Seen",), None)
+        return state.uid

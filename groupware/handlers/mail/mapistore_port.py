@@ -1,0 +1,613 @@
+"""The mail store port (:mod:`.port`) on the real message store (``storage.mapistore``).
+
+What IMAP and POP3 see is a projection of the MAPI mailbox:
+
+* Folders are the mail folders (``IPF.Note`` and folders without a class) below the
+  IPM subtree; calendars, contacts and their children are left out. Mailboxes are
+  provisioned on first use (idempotent), so SQL and LDAP users both work.
+* UIDs, UIDVALIDITY and MODSEQ are the store's (index UIDs, folder UIDVALIDITY,
+  change numbers). Flags are MAPI properties (:mod:`.flags`), so Outlook and
+  ActiveSync see what IMAP clients set and the other way round.
+* Messages keep their byte-exact MIME original; their table properties come from
+  :func:`groupware.convert.mime_to_mapi`. Messages made through MAPI without an
+  original get one generated (:func:`groupware.convert.mapi_to_mime`, deterministic).
+
+A per-folder cache of message states (UID, flags, MODSEQ, size, arrival time) is
+kept current from the store's change log: a SELECT, an IDLE wake-up or a STORE
+reads only what changed since the cache's change number (one small read), not the
+folder. The change log is in the database, so caches of several processes (or
+nodes) stay exact; a cache only saves work. Caches are bounded in total messages
+and dropped least recently used first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from directory.model import Recipient
+from groupware.convert import MimeOptions, mapi_to_mime, mime_to_mapi
+from groupware.convert._tags import KEYWORDS
+from groupware.convert.model import Message
+from groupware.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    TooBig,
+)
+from groupware.handlers.activesync.mapping import NameMap
+from groupware.types import FolderId, MessageId, PropTag, StoreId
+from storage.mapistore import tags
+from storage.mapistore.bulk import FolderRows, MessageRow, MessageUpdate
+from storage.mapistore.errors import SyncStateTooOld
+from storage.mapistore.info import FolderInfo
+from storage.mapistore.info import MessageInfo as StoreMessageInfo
+from storage.mapistore.special_folders import SpecialFolder
+from storage.mapistore.store import MapiStore
+
+from . import flags as fl
+from .port import (
+    FlagChange,
+    FolderChanges,
+    FolderRow,
+    FolderSnapshot,
+    MailboxRef,
+    MessageInfo,
+    MessageState,
+    Quota,
+    StoreResult,
+)
+
+logger = logging.getLogger(__name__)
+
+MAIL_CLASSES = ("", "IPF.Note")
+BASE_TAGS: tuple[PropTag, ...] = (
+    fl.FLAG_STATUS, fl.LAST_VERB_EXECUTED, fl.MESSAGE_FLAGS, fl.MESSAGE_STATUS,
+    fl.ICON_INDEX, fl.MESSAGE_DELIVERY_TIME,
+)
+"""Properties every cached message keeps: the flag properties and its arrival time."""
+DEFAULT_CACHE_MESSAGES = 200_000
+"""Messages kept in all folder caches together (a few hundred bytes each)."""
+GENERATED_MIME_CACHE = 64 << 20
+"""Bytes of generated MIME (messages made through MAPI) kept in memory."""
+VANISHED_KEEP = 10_000
+"""Expunged UIDs a folder cache remembers for VANISHED answers before asking the store."""
+MIME_INLINE = 64 << 10
+"""Smaller messages are converted on the reactor thread (cheaper than a thread hop)."""
+
+TxnGuard = Callable[[sa.Connection], None]
+"""Runs in a delivery's transaction, see :meth:`storage.mapistore.MapiStore.deliver`."""
+
+
+def _filetime(unix: float) -> int:
+    return int((unix + 11644473600) * 10_000_000)
+
+
+def _unix(filetime: object) -> float | None:
+    if isinstance(filetime, int) and not isinstance(filetime, bool) and filetime > 0:
+        return filetime / 10_000_000 - 11644473600
+    return None
+
+
+def is_mail_class(container_class: str) -> bool:
+    return container_class in MAIL_CLASSES or container_class.startswith("IPF.Note.")
+
+
+class _Entry:
+    """One cached message."""
+
+    __slots__ = ("cn", "created_at", "mid", "mime_size", "props", "read", "read_cn", "state")
+
+    def __init__(self, row: MessageRow, keywords: PropTag | None) -> None:
+        self.mid = row.mid
+        self.cn = row.cn
+        self.read_cn = row.read_cn
+        self.read = row.read
+        self.props = row.props
+        self.mime_size = row.mime_size
+        self.created_at = row.created_at
+        self.state = MessageState(row.uid, fl.flags_of(row.read, row.props, keywords),
+                                  row.modseq)
+
+    @property
+    def internal_date(self) -> float:
+        stamp = _unix(self.props.get(fl.MESSAGE_DELIVERY_TIME))
+        return self.created_at if stamp is None else stamp
+
+
+@dataclass
+class _Folder:
+    """The cached state of one folder (see the module docstring)."""
+
+    store: StoreId
+    fid: FolderId
+    uidvalidity: int = 0
+    uidnext: int = 1
+    synced: int = -1
+    """The folder's highest change number at the last read; -1: never read."""
+    since: int = 0
+    """``vanished`` is complete for change numbers above this one."""
+    entries: dict[int, _Entry] = field(default_factory=dict)
+    vanished: list[tuple[int, int]] = field(default_factory=list)
+    """(change number, UID) of messages that left the folder, oldest first."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    asked: int = 0
+    covered: int = 0
+
+    def forget(self, uid: int, cn: int) -> None:
+        if self.entries.pop(uid, None) is not None:
+            self.vanished.append((cn, uid))
+        if len(self.vanished) > VANISHED_KEEP:
+            cut = len(self.vanished) // 2
+            self.since = max(self.since, self.vanished[cut - 1][0])
+            del self.vanished[:cut]
+
+
+@dataclass
+class _Box:
+    store: StoreId
+    ipm: FolderId
+    names: NameMap
+    keywords: PropTag | None = None
+    limit: int | None = None
+
+
+class MapiMailStore:
+    """:class:`~.port.MailStore` over :class:`~storage.mapistore.store.MapiStore`."""
+
+    def __init__(self, store: MapiStore, *, default_quota: int | None = None,
+                 max_message: int = 64 << 20, locale: str = "en",
+                 cache_messages: int = DEFAULT_CACHE_MESSAGES) -> None:
+        self.store = store
+        self._default_quota = default_quota or None
+        self._max_message = max_message
+        self._locale = locale
+        self._cache_budget = cache_messages
+        self._boxes: dict[int, _Box] = {}
+        self._folders: OrderedDict[tuple[int, int], _Folder] = OrderedDict()
+        self._generated: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._generated_bytes = 0
+
+    # --- mailboxes ---------------------------------------------------------------------
+
+    async def open_mailbox(self, user: Recipient) -> MailboxRef:
+        if user.user_id is None:
+            raise InvalidInput(f"{user.address} has no mailbox")
+        key = int(user.user_id)
+        box = self._boxes.get(key)
+        if box is None:
+            box = await self._open(user)
+            if len(self._boxes) > 100_000:
+                self._boxes.clear()
+            self._boxes[key] = box
+        limit = user.quota if user.quota is not None else self._default_quota
+        if limit != box.limit:
+            await self._apply_quota(box, limit)
+        return MailboxRef(box.store, user)
+
+    async def _open(self, user: Recipient) -> _Box:
+        assert user.user_id is not None
+        store = self.store
+        info = await store.find_store(user_id=user.user_id)
+        if info is None or not info.provisioned:
+            guid = info.mailbox_guid if info is not None else (user.mailbox_guid or uuid.uuid4())
+            login = (user.address or str(user.user_id)).split("@", 1)[0]
+            info = await store.provision_mailbox(user.user_id, guid, self._locale,
+                                                 username=login)
+            logger.info("mail: provisioned the mailbox of %s (store %d)", user.address,
+                        info.id)
+        ipm = await store.folder_by_role(info.id, SpecialFolder.IPM_SUBTREE)
+        names = NameMap(store, info.id)
+        box = _Box(info.id, ipm.fid, names)
+        box.keywords = await names.tag(KEYWORDS, create=True)
+        return box
+
+    async def _apply_quota(self, box: _Box, limit: int | None) -> None:
+        """The directory's quota is the mailbox's receive quota (deliveries refused
+        above it); APPEND and COPY check it here. A quota of 0 means none."""
+        status = await self.store.quota_status(box.store)
+        if (status.receive or 0) != (limit or 0):
+            await self.store.set_quota(box.store, receive=limit or 0)
+        box.limit = limit
+
+    async def _boxof(self, ref: MailboxRef) -> _Box:
+        """The open mailbox of ``ref`` (opened again if the table was cleared)."""
+        user_id = ref.user.user_id
+        box = None if user_id is None else self._boxes.get(int(user_id))
+        if box is None or box.store != ref.store_id:
+            await self.open_mailbox(ref.user)
+            assert user_id is not None
+            box = self._boxes[int(user_id)]
+        return box
+
+    def _wanted(self, box: _Box) -> tuple[PropTag, ...]:
+        return BASE_TAGS if box.keywords is None else (*BASE_TAGS, box.keywords)
+
+    # --- folders -----------------------------------------------------------------------
+
+    def _row(self, box: _Box, info: FolderInfo) -> FolderRow:
+        cached = self._folders.get((box.store, info.fid))
+        deleted = 0
+        size = info.size
+        if cached is not None and cached.synced >= 0:
+            deleted = sum(1 for e in cached.entries.values() if fl.DELETED in e.state.flags)
+            if cached.synced == info.highest_cn:
+                size = sum(e.mime_size or 0 for e in cached.entries.values())
+        return FolderRow(
+            fid=info.fid, parent=None if info.parent == box.ipm else info.parent,
+            name=info.name, role=info.role, container_class=info.container_class,
+            uidvalidity=info.uidvalidity, uidnext=info.uidnext,
+            highest_modseq=info.highest_cn, messages=info.message_count,
+            unseen=info.unread_count, deleted=deleted, size=size,
+            subscribed=info.subscribed)
+
+    async def folders(self, ref: MailboxRef) -> list[FolderRow]:
+        box = await self._boxof(ref)
+        infos = await self.store.list_folders(box.store, box.ipm, recursive=True)
+        shown: set[int] = {box.ipm}
+        out: list[FolderRow] = []
+        for info in infos:  # parents come before their children
+            if info.parent in shown and is_mail_class(info.container_class):
+                shown.add(info.fid)
+                out.append(self._row(box, info))
+        return out
+
+    async def folder(self, ref: MailboxRef, fid: int) -> FolderRow:
+        box = await self._boxof(ref)
+        return self._row(box, await self.store.get_folder(box.store, FolderId(fid)))
+
+    async def create_folder(self, ref: MailboxRef, parent: int | None, name: str) -> int:
+        box = await self._boxof(ref)
+        info = await self.store.create_folder(
+            box.store, FolderId(box.ipm if parent is None else parent), name,
+            container_class="IPF.Note")
+        return int(info.fid)
+
+    async def delete_folder(self, ref: MailboxRef, fid: int) -> None:
+        box = await self._boxof(ref)
+        info = await self.store.get_folder(box.store, FolderId(fid))
+        if info.role is not None:
+            raise PermissionDenied(f"special folder {info.name!r} cannot be deleted")
+        try:
+            await self.store.delete_folder(box.store, FolderId(fid), messages=True)
+        except Conflict as exc:
+            raise PermissionDenied(f"folder {info.name!r} has subfolders") from exc
+        self._folders.pop((box.store, fid), None)
+
+    async def rename_folder(self, ref: MailboxRef, fid: int, parent: int | None,
+                            name: str) -> None:
+        box = await self._boxof(ref)
+        target = FolderId(box.ipm if parent is None else parent)
+        info = await self.store.get_folder(box.store, FolderId(fid))
+        if info.parent == target:
+            await self.store.set_folder_properties(box.store, FolderId(fid),
+                                                   {tags.DISPLAY_NAME: name})
+        else:
+            await self.store.move_folder(box.store, FolderId(fid), target, name)
+
+    async def set_subscribed(self, ref: MailboxRef, fid: int, subscribed: bool) -> None:
+        box = await self._boxof(ref)
+        await self.store.set_folder_subscribed(box.store, FolderId(fid), subscribed)
+
+    # --- the folder cache --------------------------------------------------------------
+
+    def _cache(self, box: _Box, fid: int) -> _Folder:
+        key = (int(box.store), fid)
+        cached = self._folders.get(key)
+        if cached is None:
+            cached = self._folders[key] = _Folder(box.store, FolderId(fid))
+        else:
+            self._folders.move_to_end(key)
+        return cached
+
+    def _trim(self) -> None:
+        total = sum(len(f.entries) for f in self._folders.values())
+        while total > self._cache_budget and len(self._folders) > 1:
+            _key, oldest = self._folders.popitem(last=False)
+            total -= len(oldest.entries)
+
+    async def _current(self, box: _Box, fid: int) -> _Folder:
+        """The folder's cache, brought up to the store's state now."""
+        cached = self._cache(box, fid)
+        cached.asked += 1
+        ticket = cached.asked
+        async with cached.lock:
+            if cached.covered >= ticket:
+                return cached  # a read that started after our request has finished
+            covers = cached.asked
+            try:
+                rows = await self.store.read_rows(box.store, FolderId(fid), self._wanted(box),
+                                                  since=max(cached.synced, 0))
+            except SyncStateTooOld:
+                cached.synced = -1
+                rows = await self.store.read_rows(box.store, FolderId(fid), self._wanted(box))
+            except NotFound:
+                self._folders.pop((int(box.store), fid), None)
+                raise
+            self._apply(box, cached, rows)
+            cached.covered = covers
+        if cached.synced >= 0 and len(cached.entries) > 1000:
+            self._trim()
+        return cached
+
+    def _apply(self, box: _Box, cached: _Folder, rows: FolderRows) -> None:
+        info = rows.folder
+        full = rows.since == 0
+        if full or info.uidvalidity != cached.uidvalidity:
+            cached.entries = {}
+            cached.vanished = []
+            cached.since = info.highest_cn
+        cached.uidvalidity = info.uidvalidity
+        cached.uidnext = info.uidnext
+        entries = cached.entries
+        ordered = True
+        top = next(reversed(entries), 0) if entries else 0
+        for row in rows.rows:
+            if row.uid not in entries and row.uid < top:
+                ordered = False
+            entries[row.uid] = _Entry(row, box.keywords)
+            top = max(top, row.uid)
+        for gone in rows.deleted:
+            cached.forget(gone.uid, gone.cn)
+        if not ordered:
+            cached.entries = dict(sorted(entries.items()))
+        cached.synced = max(cached.synced, info.highest_cn)
+
+    async def snapshot(self, ref: MailboxRef, fid: int) -> FolderSnapshot:
+        box = await self._boxof(ref)
+        cached = await self._current(box, fid)
+        return FolderSnapshot(cached.uidvalidity, cached.uidnext, cached.synced,
+                              tuple(e.state for e in cached.entries.values()))
+
+    async def changes_since(self, ref: MailboxRef, fid: int, modseq: int) -> FolderChanges:
+        box = await self._boxof(ref)
+        cached = await self._current(box, fid)
+        if modseq >= cached.since:
+            changed = tuple(e.state for e in cached.entries.values() if e.state.modseq > modseq)
+            vanished = tuple(sorted({uid for cn, uid in cached.vanished if cn > modseq}))
+            return FolderChanges(cached.uidvalidity, cached.uidnext, cached.synced, changed,
+                                 vanished)
+        rows = await self.store.read_rows(box.store, FolderId(fid), self._wanted(box),
+                                          since=modseq, mime_sizes=False)
+        return FolderChanges(
+            rows.folder.uidvalidity, rows.folder.uidnext, rows.folder.highest_cn,
+            tuple(MessageState(r.uid, fl.flags_of(r.read, r.props, box.keywords), r.modseq)
+                  for r in rows.rows),
+            tuple(sorted({d.uid for d in rows.deleted})))
+
+    async def _entries(self, box: _Box, fid: int, uids: Sequence[int]) -> dict[int, _Entry]:
+        """Cache entries of ``uids`` (the cache is refreshed when one is unknown)."""
+        cached = self._cache(box, fid)
+        if cached.synced < 0 or any(u not in cached.entries for u in uids):
+            cached = await self._current(box, fid)
+        return {u: cached.entries[u] for u in uids if u in cached.entries}
+
+    # --- messages ------------------------------------------------------------------------
+
+    async def message_info(self, ref: MailboxRef, fid: int,
+                           uids: Sequence[int]) -> dict[int, MessageInfo]:
+        box = await self._boxof(ref)
+        out: dict[int, MessageInfo] = {}
+        for uid, entry in (await self._entries(box, fid, uids)).items():
+            size = entry.mime_size
+            if size is None:
+                try:
+                    size = len(await self._mime(box, entry.mid, entry.cn))
+                except NotFound:
+                    continue
+            out[uid] = MessageInfo(uid, size, entry.internal_date)
+        return out
+
+    async def read_mime(self, ref: MailboxRef, fid: int, uid: int) -> bytes:
+        box = await self._boxof(ref)
+        cached = self._folders.get((int(box.store), fid))
+        entry = cached.entries.get(uid) if cached is not None else None
+        if entry is not None:
+            return await self._mime(box, entry.mid, entry.cn)
+        found = await self.store.message_by_uid(box.store, FolderId(fid), uid)
+        if found is None or found.soft_deleted:
+            raise NotFound(f"message {uid} was expunged")
+        return await self._mime(box, found.mid, found.cn)
+
+    async def _mime(self, box: _Box, mid: MessageId, cn: int) -> bytes:
+        raw = await self.store.read_mime(box.store, mid)
+        if raw is not None:
+            return raw
+        key = (int(box.store), int(mid), cn)
+        hit = self._generated.get(key)
+        if hit is not None:
+            self._generated.move_to_end(key)
+            return hit
+        message = await self.store.get_message(box.store, mid)
+        converted = await box.names.to_message(message.content)
+        raw = await asyncio.to_thread(mapi_to_mime, converted)
+        self._generated[key] = raw
+        self._generated_bytes += len(raw)
+        while self._generated_bytes > GENERATED_MIME_CACHE and len(self._generated) > 1:
+            _k, old = self._generated.popitem(last=False)
+            self._generated_bytes -= len(old)
+        return raw
+
+    async def convert(self, raw: bytes, *, delivery_time: float | None = None) -> Message:
+        """Table properties of an RFC 5322 message (its bytes are stored as they are);
+        delivery converts once and stores the result in every recipient's mailbox."""
+        options = MimeOptions(
+            max_size=max(self._max_message, len(raw)),
+            delivery_time=None if delivery_time is None
+            else datetime.datetime.fromtimestamp(delivery_time, datetime.UTC))
+        try:
+            if len(raw) <= MIME_INLINE:
+                return mime_to_mapi(raw, options)
+            return await asyncio.to_thread(mime_to_mapi, raw, options)
+        except Exception as exc:
+            # IMAP and SMTP store any bytes; tables then show what little we know.
+            logger.warning("mail: message of %d bytes not converted (%s); stored as is",
+                           len(raw), exc)
+            return Message({tags.MESSAGE_CLASS: "IPM.Note"})
+
+    def _check_size(self, raw: bytes) -> None:
+        if len(raw) > self._max_message:
+            raise TooBig(f"message of {len(raw)} bytes is larger than the limit")
+
+    async def _check_quota(self, box: _Box, extra: int) -> None:
+        if not box.limit or extra <= 0:
+            return
+        status = await self.store.quota_status(box.store)
+        if status.used + extra > box.limit:
+            raise QuotaExceeded("mailbox is over quota")
+
+    async def append(self, ref: MailboxRef, fid: int, raw: bytes, flags: Iterable[str],
+                     internal_date: float | None) -> MessageState:
+        box = await self._boxof(ref)
+        self._check_size(raw)
+        await self._check_quota(box, len(raw))
+        wanted = fl.normalise(flags)
+        when = time.time() if internal_date is None else internal_date
+        content = await box.names.to_content(await self.convert(raw, delivery_time=when))
+        change = fl.change_for(False, content.props, wanted, box.keywords, _filetime(when))
+        content.props.update(change.props)
+        for tag in change.delete:
+            content.props.pop(tag, None)
+        content.props[fl.MESSAGE_DELIVERY_TIME] = _filetime(when)
+        info = await self.store.create_message(box.store, FolderId(fid), content, mime=raw,
+                                               read=fl.SEEN in wanted)
+        state = MessageState(info.uid, fl.flags_of(info.read, content.props, box.keywords),
+                             info.modseq)
+        return state
+
+    async def deliver(self, ref: MailboxRef, fid: int, raw: bytes, *,
+                      guard: TxnGuard | None = None,
+                      converted: Message | None = None) -> StoreMessageInfo:
+        """Incoming mail into ``fid``, unread: ``new_mail`` wakes IDLE and Ping. The
+        receive quota is the store's; ``guard`` runs inside the delivery transaction
+        (duplicate suppression); ``converted`` is :meth:`convert` of ``raw``."""
+        box = await self._boxof(ref)
+        self._check_size(raw)
+        message = converted if converted is not None else await self.convert(raw)
+        content = await box.names.to_content(message)
+        return await self.store.deliver(box.store, content, mime=raw, fid=FolderId(fid),
+                                        guard=guard)
+
+    async def store_flags(self, ref: MailboxRef, fid: int, uids: Sequence[int],
+                          change: FlagChange, unchanged_since: int | None) -> StoreResult:
+        box = await self._boxof(ref)
+        norm = FlagChange(add=fl.normalise(change.add), remove=fl.normalise(change.remove),
+                          replace=None if change.replace is None
+                          else fl.normalise(change.replace))
+        entries = await self._entries(box, fid, uids)
+        now = _filetime(time.time())
+        updates: list[MessageUpdate] = []
+        by_mid: dict[MessageId, _Entry] = {}
+        unchanged: list[MessageState] = []
+        conflicts: list[int] = []
+        for uid in uids:
+            entry = entries.get(uid)
+            if entry is None:
+                continue
+            if unchanged_since is not None and entry.state.modseq > unchanged_since:
+                conflicts.append(uid)
+                continue
+            old = entry.state.flags
+            new = _apply(norm, old)
+            if new == old:
+                unchanged.append(entry.state)
+                continue
+            writes = fl.change_for(entry.read, entry.props, new, box.keywords, now)
+            if not writes:
+                unchanged.append(entry.state)
+                continue
+            updates.append(MessageUpdate(entry.mid, writes.read, writes.props,
+                                         tuple(writes.delete)))
+            by_mid[entry.mid] = entry
+        changed: list[MessageState] = []
+        if updates:
+            result = await self.store.update_messages(box.store, updates,
+                                                      unchanged_since=unchanged_since)
+            conflicts.extend(by_mid[m].state.uid for m in result.conflicts)
+            for update in updates:
+                info = result.changed.get(update.mid)
+                if info is None:
+                    continue
+                entry = by_mid[update.mid]
+                props = dict(entry.props)
+                props.update(update.props)
+                for tag in update.delete:
+                    props.pop(tag, None)
+                entry.props = props
+                entry.read = info.read
+                entry.cn, entry.read_cn = info.cn, info.read_cn
+                entry.state = MessageState(entry.state.uid,
+                                           fl.flags_of(info.read, props, box.keywords),
+                                           info.modseq)
+                changed.append(entry.state)
+        return StoreResult(tuple(changed), tuple(unchanged), tuple(sorted(conflicts)))
+
+    async def copy(self, ref: MailboxRef, fid: int, uids: Sequence[int], target: int, *,
+                   move: bool) -> list[tuple[int, int]]:
+        box = await self._boxof(ref)
+        entries = await self._entries(box, fid, uids)
+        found = [(uid, entries[uid]) for uid in uids if uid in entries]
+        if not found:
+            return []
+        if not move:
+            await self._check_quota(box, sum(e.mime_size or 0 for _u, e in found))
+        done = await self.store.transfer_messages(
+            box.store, [e.mid for _u, e in found], FolderId(target), move=move)
+        if move:
+            cached = self._folders.get((int(box.store), fid))
+            if cached is not None:
+                for t in done:
+                    cached.forget(t.old_uid, t.cn)
+        return [(t.old_uid, t.uid) for t in done]
+
+    async def expunge(self, ref: MailboxRef, fid: int, uids: Sequence[int]) -> list[int]:
+        box = await self._boxof(ref)
+        entries = await self._entries(box, fid, uids)
+        gone = [u for u in uids if u in entries]
+        if not gone:
+            return []
+        cn = await self.store.delete_messages(box.store, [entries[u].mid for u in gone],
+                                              hard=True)
+        cached = self._folders.get((int(box.store), fid))
+        if cached is not None:
+            for uid in gone:
+                cached.forget(uid, cn)
+        return gone
+
+    async def quota(self, ref: MailboxRef) -> Quota:
+        box = await self._boxof(ref)
+        status = await self.store.quota_status(box.store)
+        limit = box.limit or status.receive or None
+        return Quota(status.used, limit)
+
+    async def role_folder(self, ref: MailboxRef, role: str) -> int:
+        """The folder of a special role (``inbox``, ``sent`` ...)."""
+        box = await self._boxof(ref)
+        return int((await self.store.folder_by_role(box.store, role)).fid)
+
+    def forget(self, ref: MailboxRef) -> None:
+        """Drop what is cached for a mailbox (tests, administration)."""
+        for key in [k for k in self._folders if k[0] == ref.store_id]:
+            del self._folders[key]
+
+
+def _apply(change: FlagChange, flags: frozenset[str]) -> frozenset[str]:
+    seen = {f.casefold() for f in flags}
+    if change.replace is not None:
+        return change.replace
+    out = {f for f in flags if f.casefold() not in {r.casefold() for r in change.remove}}
+    out |= {f for f in change.add if f.casefold() not in seen}
+    return frozenset(out)
+
+
+__all__ = ["MapiMailStore", "TxnGuard", "is_mail_class"]
