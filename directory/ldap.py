@@ -67,6 +67,7 @@ _COMM_ERRORS: tuple[type[Exception], ...] = (
     ldap_exc.LDAPSocketCloseError,
     OSError,
 )
+_EXCHANGE_RESOURCE_TYPES = {"16": RecipientKind.ROOM, "32": RecipientKind.EQUIPMENT}
 ANR_SIZE_CAP = 100  # server-side cap: ldap3 decodes ~0.3 ms per entry
 
 
@@ -126,6 +127,8 @@ PRESETS: dict[str, tuple[AttributeMap, str, str, str]] = {
                      company="company", photo="thumbnailPhoto", unique_id="objectGUID",
                      legacy_dn="legacyExchangeDN", disabled="",
                      user_account_control="userAccountControl",
+                     recipient_type="msExchRecipientTypeDetails",
+                     capacity="msExchResourceCapacity",
                      hidden="msExchHideFromAddressLists", nt_hash="", member_uid=""),
         "(&(objectCategory=person)(objectClass=user)(mail=*))",
         "(&(objectClass=group)(mail=*))",
@@ -394,18 +397,28 @@ class LdapDirectory(Directory):
         rtype = entry.first(self.settings.attrs.recipient_type).lower()
         if rtype in ("room", "equipment", "contact"):
             return RecipientKind(rtype)
+        if rtype in _EXCHANGE_RESOURCE_TYPES:  # msExchRecipientTypeDetails
+            return _EXCHANGE_RESOURCE_TYPES[rtype]
         return RecipientKind.USER
 
     def _addresses(self, entry: _Entry) -> tuple[str | None, tuple[str, ...]]:
+        """(primary, aliases). With proxyAddresses (AD), the ``SMTP:`` one is the primary,
+        as in Exchange; ``smtp:`` ones and a ``mail`` that differs are aliases; other
+        address types (X500:, SIP:, X400:) are not mail addresses."""
         a = self.settings.attrs
-        primary = entry.first(a.mail).lower() or None
+        mail = entry.first(a.mail).lower() or None
+        primary = None
         aliases: list[str] = []
         for value in entry.all(a.proxy_addresses):
             prefix, _, addr = value.partition(":")
-            if prefix == "SMTP" and not primary:
+            if prefix == "SMTP" and primary is None and is_address(addr):
                 primary = addr.lower()
             elif prefix.lower() == "smtp":
                 aliases.append(addr.lower())
+        if primary is None:
+            primary = mail
+        elif mail:
+            aliases.append(mail)  # a stale mail still finds the entry (_address_filter)
         for name in a.aliases:
             aliases.extend(v.lower() for v in entry.all(name))
         seen = {primary}
@@ -519,11 +532,14 @@ class LdapDirectory(Directory):
 
     # ------------------------------------------------------------- interface
 
+    def _small_fetch(self) -> list[str]:
+        """Attributes of lookups of a few entries: with the photo (for has_photo)."""
+        photo = self.settings.attrs.photo
+        return [*self._fetch, photo] if photo else list(self._fetch)
+
     def _find(self, ldap_filter: str, size_limit: int = 0) -> list[Recipient]:
         """Search and convert; lookups of a few entries also fetch the photo (has_photo)."""
-        attrs = self._fetch
-        if size_limit and size_limit <= 20 and self.settings.attrs.photo:
-            attrs = [*attrs, self.settings.attrs.photo]
+        attrs = self._small_fetch() if size_limit and size_limit <= 20 else self._fetch
         return self._convert(self._search(ldap_filter, attributes=attrs, size_limit=size_limit))
 
     async def domains(self) -> list[str]:
@@ -534,30 +550,50 @@ class LdapDirectory(Directory):
         name = parse_login(login)
         return await self._run(self._resolve_login, name.localpart, name.domain, name.netbios)
 
-    def _address_filter(self, address: str) -> str:
+    def _address_filter(self, address: str, *, login: bool = False) -> str:
+        """Entries with this mail address; with ``login``, also this userPrincipalName
+        (a login name, not a mail address: mail to it is not delivered, as in Exchange)."""
         a = self.settings.attrs
         v = escape_filter_chars(address)
         parts = [f"({a.mail}={v})"] + [f"({n}={v})" for n in a.aliases]
-        if a.proxy_addresses:
+        if a.proxy_addresses:  # matches SMTP: too: proxyAddresses compare without case
             parts.append(f"({a.proxy_addresses}=smtp:{v})")
-        if a.upn:
+        if a.upn and login:
             parts.append(f"({a.upn}={v})")
         return "(|" + "".join(parts) + ")"
+
+    def _netbios_names(self, entry: _Entry, rec: Recipient) -> set[str]:
+        """The Windows domains ``DOMAIN\\user`` may name for this entry: the first label of
+        its mail domain, of its UPN suffix, and of the domain in its DN (DC=corp,... is
+        the AD domain corp.example.com, NetBIOS name CORP by default)."""
+        names = set()
+        for addr in (rec.address or "", entry.first(self.settings.attrs.upn)):
+            if "@" in addr:
+                names.add(addr.rsplit("@", 1)[1].split(".")[0].lower())
+        dcs = re.findall(r"(?:^|,)\s*dc\s*=\s*([^,+]+)", entry.dn, flags=re.IGNORECASE)
+        if dcs:
+            names.add(dcs[0].strip().lower())
+        return names
 
     def _resolve_login(self, localpart: str, domain: str | None,
                        netbios: str | None) -> Recipient | None:
         s = self.settings
         if domain is not None:
-            who = self._address_filter(f"{localpart}@{domain}")
+            who = self._address_filter(f"{localpart}@{domain}", login=True)
         else:
             lp = escape_filter_chars(localpart)
-            who = (f"(|({s.attrs.login}={lp})"
-                   f"{self._address_filter(f'{localpart}@{self.default_domain}')[2:-1]})")
-        found = [r for r in self._find(f"(&{s.user_filter}{who})", size_limit=20)
-                 if r.is_mailbox]
+            who = (f"(|({s.attrs.login}={lp})" + self._address_filter(
+                f"{localpart}@{self.default_domain}", login=True)[2:-1] + ")")
+        entries = self._search(f"(&{s.user_filter}{who})", attributes=self._small_fetch(),
+                               size_limit=20)
+        by_dn = {e.dn.lower(): e for e in entries}
+        found = [r for r in self._convert(entries) if r.is_mailbox]
         if netbios and domain is None:
-            found = [r for r in found if r.address and
-                     r.address.split("@")[1].split(".")[0] == netbios]
+            def names(r: Recipient) -> set[str]:
+                entry = by_dn.get(self._dn_by_id.get(r.id, "").lower())
+                return self._netbios_names(entry, r) if entry else set()
+
+            found = [r for r in found if netbios in names(r)]
         if len(found) > 1:
             preferred = [r for r in found if r.address and
                          r.address.endswith("@" + self.default_domain)]
