@@ -179,6 +179,34 @@ class LdapSettings:
         )
 
 
+class _VerifyingTls(Tls):  # type: ignore[misc]  # ldap3 is untyped
+    """ldap3's Tls, but the certificate and the host name are checked by OpenSSL during
+    the handshake (``check_hostname`` with ``server_hostname``, which also sends SNI).
+
+    ldap3 itself turns ``check_hostname`` off and matches the name afterwards with
+    ``ssl.match_hostname``, which Python 3.12 removed; its fallback ignores IP addresses
+    in subjectAltName.
+    """
+
+    def __init__(self, host: str, *, verify: bool, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
+                         ca_certs_file=ca_file, version=ssl.PROTOCOL_TLS_CLIENT)
+        self.host = host
+        self.verify = verify
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+        if not self.verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
+        connection.socket = self.context().wrap_socket(
+            connection.socket, server_side=False, server_hostname=self.host,
+            do_handshake_on_connect=do_handshake)
+
+
 @dataclass
 class _Entry:
     dn: str
@@ -238,11 +266,8 @@ class LdapDirectory(Directory):
     # ------------------------------------------------------------- connections
 
     def _tls(self, host: str) -> Tls:
-        # ldap3 checks the host name itself after the handshake (the URI's host against
-        # the certificate's subjectAltName); SNI lets a server pick the right certificate.
-        return Tls(validate=ssl.CERT_REQUIRED if self.settings.verify_certificate
-                   else ssl.CERT_NONE, ca_certs_file=self.settings.ca_file,
-                   version=ssl.PROTOCOL_TLS_CLIENT, sni=None if _is_ip(host) else host)
+        return _VerifyingTls(host, verify=self.settings.verify_certificate,
+                             ca_file=self.settings.ca_file)
 
     def _server(self, uri: str) -> Server:
         # A fresh Server each time: ldap3 remembers a refused address as unavailable
@@ -291,7 +316,7 @@ class LdapDirectory(Directory):
                         f"StartTLS failed: {(conn.result or {}).get('description')}")
             except _COMM_ERRORS as exc:
                 _quiet_unbind(conn)
-                reason = _tls_refusal(exc)
+                reason = _tls_refusal(exc, srv.host)
                 if reason is not None:
                     logger.error("LDAP server %s refused: %s", uri, reason)
                     refused.append(f"{uri}: {reason}")
@@ -870,27 +895,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _tls_refusal(exc: BaseException) -> str | None:
+def _tls_refusal(exc: BaseException, host: str) -> str | None:
     """Why TLS with the server was refused, when ``exc`` (or what it wraps) says so.
 
-    ldap3 mixes the original exception's type into its own and chains it, so both the
-    certificate errors of ``ssl`` and ldap3's own host name check are found here.
+    ldap3 mixes the original exception's type into its own (or keeps only its text) and
+    chains it; the certificate errors of ``ssl`` are found either way.
     """
     seen: BaseException | None = exc
     for _ in range(5):
         if seen is None:
             break
-        if isinstance(seen, ldap_exc.LDAPCertificateError):
-            names = re.findall(r"\('(?:DNS|IP Address)', '([^']*)'\)", str(seen))
-            wanted = re.findall(r"doesn't match any name in \[([^\]]*)\]", str(seen))
-            return ("TLS certificate does not match the host name "
-                    f"{wanted[0].strip(chr(39)) if wanted else '?'} (the certificate is for: "
-                    f"{', '.join(names) or 'no subjectAltName'})")
         if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
                 seen):
             # ldap3 rebuilds the ssl exception from its text, losing verify_message.
             detail = getattr(seen, "verify_message", None) or str(seen).split(
-                "certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" '\",)")
+                "certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" '\",).")
+            if "mismatch" in detail.lower():  # "Hostname mismatch, certificate is not ..."
+                return (f"TLS certificate is not valid for {host}, the host in the URI "
+                        "(use a name the certificate was issued for)")
             return (f"TLS certificate does not verify ({detail or 'unknown reason'}); "
                     "check ca_file (the CA that signed the server certificate)")
         if isinstance(seen, ldap_exc.LDAPStartTLSError) and not isinstance(seen, OSError):
