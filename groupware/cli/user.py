@@ -46,6 +46,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_password_options(a)
     _attr_options(a)
     a.add_argument("--admin", action="store_true", help="administrator")
+    a.add_argument("--locale", default="en",
+                   help="language of the mailbox's folder names: en, de, fr, es")
+    a.add_argument("--no-mailbox", action="store_true",
+                   help="do not create the mailbox now (`groupware mailbox provision` or "
+                        "the first login or delivery does)")
     a.set_defaults(func=_add)
 
     ls = command_parser(usub, "list", "list users and resources")
@@ -149,13 +154,31 @@ def _add(args: argparse.Namespace) -> int:
             attrs=_attrs(args))
         if password is not None:
             await server.get_auth().set_password(user, password)
-        return user
+        mailbox = None if args.no_mailbox else await _provision(server, user, args.locale)
+        return user, mailbox
 
-    user = run(args, go)
+    user, mailbox = run(args, go)
     say(f"added {user.kind.value} {user.address} ({user.id})")
+    if mailbox is not None:
+        say(f"  mailbox: {mailbox}")
     if args.random_password:
         say(f"  password: {password}")
     return EXIT_OK
+
+
+async def _provision(server: Any, user: Any, locale: str) -> str | None:
+    """Create the new user's mailbox now (the mail gateways would on first use), so
+    the first login or delivery does not pay for it. A store that cannot do it yet
+    (a backend path not there) is reported, not fatal: the user exists."""
+    from groupware.errors import GroupwareError
+
+    if not user.is_mailbox or user.user_id is None:
+        return None
+    try:
+        store_id = await server.get_mail_store().provision(user, locale)
+    except GroupwareError as exc:
+        return f"not created yet ({exc}); it will be on first use"
+    return f"store {store_id}"
 
 
 def _list(args: argparse.Namespace) -> int:

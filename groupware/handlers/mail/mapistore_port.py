@@ -195,20 +195,31 @@ class MapiMailStore:
             await self._apply_quota(box, limit)
         return MailboxRef(box.store, user)
 
-    async def _open(self, user: Recipient) -> _Box:
-        assert user.user_id is not None
+    async def provision(self, user: Recipient, locale: str | None = None) -> StoreId:
+        """The user's mailbox store, created (folder names in ``locale``) when missing.
+
+        Idempotent, as the store's ``provision_mailbox``: whoever comes first (this,
+        ActiveSync, ``groupware mailbox provision``) creates it, with the login name
+        (the address's local part) filling ``{user}`` in backend URIs."""
+        if user.user_id is None:
+            raise InvalidInput(f"{user.address} has no mailbox")
         store = self.store
         info = await store.find_store(user_id=user.user_id)
         if info is None or not info.provisioned:
             guid = info.mailbox_guid if info is not None else (user.mailbox_guid or uuid.uuid4())
             login = (user.address or str(user.user_id)).split("@", 1)[0]
-            info = await store.provision_mailbox(user.user_id, guid, self._locale,
+            info = await store.provision_mailbox(user.user_id, guid, locale or self._locale,
                                                  username=login)
             logger.info("mail: provisioned the mailbox of %s (store %d)", user.address,
                         info.id)
-        ipm = await store.folder_by_role(info.id, SpecialFolder.IPM_SUBTREE)
-        names = NameMap(store, info.id)
-        box = _Box(info.id, ipm.fid, names)
+        return info.id
+
+    async def _open(self, user: Recipient) -> _Box:
+        store = self.store
+        sid = await self.provision(user)
+        ipm = await store.folder_by_role(sid, SpecialFolder.IPM_SUBTREE)
+        names = NameMap(store, sid)
+        box = _Box(sid, ipm.fid, names)
         box.keywords = await names.tag(KEYWORDS, create=True)
         return box
 

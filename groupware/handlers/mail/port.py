@@ -1,11 +1,12 @@
 """What the mail view needs from the message store, as one small interface.
 
-The mail gateways (IMAP now, POP3 next) see a mailbox as folders of RFC 5322
-messages with UIDs, flags and modification sequences. The MAPI store owns all of
-that (UIDs, UIDVALIDITY, change numbers = MODSEQ, read state, tombstones); this
-interface names exactly the operations the gateways use, so the view and the
-protocol sessions do not depend on the store's much wider MAPI API, and the
-mapping of IMAP flags to MAPI properties (:mod:`.flags`) sits in one adapter.
+The mail gateways (IMAP, POP3) see a mailbox as folders of RFC 5322 messages with
+UIDs, flags and modification sequences. The MAPI store owns all of that (UIDs,
+UIDVALIDITY, change numbers = MODSEQ, read state, tombstones); this interface names
+exactly the operations the gateways use, so the view and the protocol sessions do
+not depend on the store's much wider MAPI API, and the mapping of IMAP flags to
+MAPI properties (:mod:`.flags`) sits in one adapter
+(:mod:`.mapistore_port`, which delivery uses too).
 
 Flags cross this interface as IMAP-style names (``\\Seen``, ``\\Flagged``,
 ``\\Answered``, ``\\Draft``, ``\\Deleted``, ``$Forwarded`` and keywords) because

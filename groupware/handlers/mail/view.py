@@ -1,6 +1,6 @@
 """The mailbox as mail clients see it: named folders, UID/MSN maps, flag updates.
 
-Protocol-neutral logic shared by the mail gateways (IMAP today, POP3 next), on top
+Protocol-neutral logic shared by the mail gateways (IMAP, POP3), on top
 of :class:`~.port.MailStore`:
 
 * Folder names: the Inbox is ``INBOX``; the IPM subtree's mail folders are the top

@@ -37,7 +37,7 @@ def _config(tmp_path: Path, database_url: str) -> Path:
 def test_mailbox_commands(tmp_path: Path, database_url: str) -> None:
     config = _config(tmp_path, database_url)
     _cli(config, "domain", "add", "example.test")
-    _cli(config, "user", "add", "alice@example.test", "--no-password")
+    _cli(config, "user", "add", "alice@example.test", "--no-password", "--no-mailbox")
     assert "ready" in _cli(config, "mailbox", "provision", "alice", "--locale", "fr").stdout
     shown: dict[str, Any] = json.loads(_cli(config, "mailbox", "show", "alice", "--json").stdout)
     assert shown["username"] == "alice" and shown["locale"] == "fr"
