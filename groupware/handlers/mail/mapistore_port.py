@@ -39,6 +39,7 @@ from groupware.convert._tags import KEYWORDS
 from groupware.convert.model import Message
 from groupware.errors import (
     Conflict,
+    GroupwareError,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -52,6 +53,7 @@ from storage.mapistore.bulk import FolderRows, MessageRow, MessageUpdate
 from storage.mapistore.errors import SyncStateTooOld
 from storage.mapistore.info import FolderInfo
 from storage.mapistore.info import MessageInfo as StoreMessageInfo
+from storage.mapistore.model import Capability
 from storage.mapistore.special_folders import SpecialFolder
 from storage.mapistore.store import MapiStore
 
@@ -84,6 +86,8 @@ VANISHED_KEEP = 10_000
 """Expunged UIDs a folder cache remembers for VANISHED answers before asking the store."""
 MIME_INLINE = 64 << 10
 """Smaller messages are converted on the reactor thread (cheaper than a thread hop)."""
+RESCAN_INTERVAL = 1.0
+"""Seconds between rescans of a folder other programs may change (maildir)."""
 
 TxnGuard = Callable[[sa.Connection], None]
 """Runs in a delivery's transaction, see :meth:`storage.mapistore.MapiStore.deliver`."""
@@ -143,6 +147,9 @@ class _Folder:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     asked: int = 0
     covered: int = 0
+    external: bool | None = None
+    """True when other programs may change the folder's backend (maildir)."""
+    rescanned: float = float("-inf")
 
     def forget(self, uid: int, cn: int) -> None:
         if self.entries.pop(uid, None) is not None:
@@ -374,8 +381,36 @@ class MapiMailStore:
             cached.entries = dict(sorted(entries.items()))
         cached.synced = max(cached.synced, info.highest_cn)
 
+    async def _rescan(self, box: _Box, fid: int) -> None:
+        """Let changes other programs made (Dovecot delivering into a maildir Inbox,
+        mutt flagging) enter the change log before a client opens the folder; at most
+        every :data:`RESCAN_INTERVAL` seconds per folder."""
+        cached = self._cache(box, fid)
+        if cached.external is None:
+            try:
+                info = await self.store.get_folder(box.store, FolderId(fid))
+            except NotFound:
+                self._folders.pop((int(box.store), fid), None)
+                raise
+            backend = self.store.registry.for_uri(info.backend_uri)
+            cached.external = Capability.EXTERNAL_CHANGES in backend.capabilities
+        now = time.monotonic()
+        if not cached.external or now - cached.rescanned < RESCAN_INTERVAL:
+            return
+        cached.rescanned = now
+        try:
+            found = await self.store.rescan_folder(box.store, FolderId(fid))
+        except GroupwareError as exc:
+            logger.warning("mail: rescan of folder %#x of store %d failed: %s", fid,
+                           box.store, exc)
+            return
+        if found.total:
+            logger.info("mail: folder %#x of store %d changed outside: %s", fid, box.store,
+                        found)
+
     async def snapshot(self, ref: MailboxRef, fid: int) -> FolderSnapshot:
         box = await self._boxof(ref)
+        await self._rescan(box, fid)
         cached = await self._current(box, fid)
         return FolderSnapshot(cached.uidvalidity, cached.uidnext, cached.synced,
                               tuple(e.state for e in cached.entries.values()))
