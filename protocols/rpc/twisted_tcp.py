@@ -31,6 +31,10 @@ class RpcTcpProtocol(protocol.Protocol):
         peer = transport.getPeer() if transport is not None else None
         host = transport.getHost() if transport is not None else None
         port = getattr(host, "port", 0)
+        if transport is not None and hasattr(transport, "setTcpNoDelay"):
+            # A call's answer leaves in one write; Nagle would only hold the last
+            # segment of a multi-fragment answer back until the client's delayed ACK.
+            transport.setTcpNoDelay(True)
         # bind_ack's secondary address: the port we listen on, as text (MS-RPCE 2.2.2.4).
         settings = dataclasses.replace(
             self._settings,

@@ -19,7 +19,7 @@ from protocols.mapihttp.framing import ResponseCode
 from protocols.nspi.client import NspiHttpClient, NspiHttpError, stat
 from protocols.nspi.http_messages import REQUESTS, encode_fields
 from tests.interop.test_impacket_nspi import connect
-from tests.protocols.nspi.running import PASSWORD, AddressBook, module_book
+from tests.protocols.nspi.running import PASSWORD, PEOPLE, AddressBook, module_book
 
 pytestmark = pytest.mark.interop
 
@@ -184,10 +184,12 @@ def test_framing_and_cookies(book: AddressBook) -> None:
 def test_pending_meta_tags_while_a_request_is_worked_on(book: AddressBook,
                                                       client: NspiHttpClient) -> None:
     client.bind()
-    # 20,000 explicit MIds (unknown ones included) keep the server busy past the 0.2 s
-    # pending period the fixture configures.
+    # 40,000 rows of real entries, every one with its values, keep the server busy
+    # several times longer than the 0.2 s pending period the fixture configures.
+    mids = client.resolve_names([p[0] for p in PEOPLE], COLUMNS)["mids"]
+    explicit = (mids * (40_000 // len(mids) + 1))[:40_000]
     answer = client.http.request("QueryRows", encode_fields(
-        {"flags": 0, "state": stat(), "explicit": list(range(0x100, 0x100 + 20_000)),
+        {"flags": 0, "state": stat(), "explicit": explicit,
          "row_count": 1, "columns": COLUMNS}, REQUESTS["QueryRows"][0]))
     assert answer.response_code == 0 and answer.parsed is not None
     assert "PENDING" in answer.parsed.meta

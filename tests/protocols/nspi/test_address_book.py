@@ -418,3 +418,35 @@ def test_writes(sql_directory: Any) -> None:
         assert excinfo.value.status == ErrorCode.ecAccessDenied
 
     run(go())
+
+
+def test_anr_over_the_listing_matches_the_directory(sql_directory: Any, database: Any) -> None:
+    """ResolveNames and PR_ANR answer from the listing held in memory; it must find
+    what the directory's own ANR finds, and fall back to the directory for entries
+    made since the listing was read."""
+    from directory import sql
+
+    async def go() -> None:
+        h = make_handler(sql_directory)
+        s = await bound(h)
+        snap = await h.snapshot()
+        queries = {w[:n] for r in snap.recipients
+                   for w in (r.display_name, r.given_name, r.surname, r.address or "",
+                             *r.display_name.split())
+                   for n in (1, 2, 4) if w}
+        queries |= {"ALICE", "bob@example.test", "zz", "é", "Board R", "room"}
+        assert len(queries) > 40
+        found = 0
+        for q in sorted(queries):
+            mine = [r.id for r in snap.anr(q.lower(), 100)]
+            theirs = [r.id for r in await sql_directory.anr(q, limit=100)]
+            assert mine == theirs, q
+            found += bool(mine)
+        assert found > 40
+        database.run_sync("late user", lambda conn: sql.add_user_txn(
+            conn, sql.SqlSettings(), "zed@example.test", display_name="Zed Latecomer"))
+        mids, rows = await h.resolve_names(s, Stat(code_page=CP_1252), [SMTP], ["zed"])
+        assert mids[0] not in (MID_UNRESOLVED, MID_AMBIGUOUS)
+        assert [smtp(r) for r in rows] == ["zed@example.test"]
+
+    run(go())
