@@ -133,7 +133,7 @@ class GroupwareServer:
         from groupware.handlers.mail.mapistore_port import MapiMailStore
 
         cfg = self.config
-        return MapiMailStore(self.get_mapistore(),
+        return MapiMailStore(self.get_mapistore(), notifier=self.get_notifier(),
                              default_quota=cfg.directory.default_quota_mb << 20 or None,
                              max_message=cfg.imap.max_literal)
 

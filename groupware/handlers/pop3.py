@@ -68,7 +68,7 @@ class Pop3Handler:
         try:
             store = self.store
             box = await store.open_mailbox(user)
-            inbox = next((f for f in await store.folders(box)
+            inbox = next((f for f in await store.folders(box, fresh=False)
                           if f.role == FolderRole.INBOX.value), None)
             if inbox is None:
                 raise NotFound(f"mailbox of {user.address} has no Inbox")

@@ -108,6 +108,8 @@ class MessageUpdate:
 class UpdateResult:
     changed: dict[MessageId, MessageInfo] = field(default_factory=dict)
     """Messages the update reached, as they are now (also those it left as they were)."""
+    previous: dict[MessageId, MessageInfo] = field(default_factory=dict)
+    """The same messages as the update found them."""
     conflicts: list[MessageId] = field(default_factory=list)
     """Refused: changed after ``unchanged_since``."""
     missing: list[MessageId] = field(default_factory=list)
@@ -186,6 +188,50 @@ class BulkOps(MessageOps):
 
         return await self.read("read_rows", txn)
 
+    async def read_mimes(self, store: StoreId, mids: Sequence[MessageId], *,
+                         max_bytes: int = 4 << 20) -> dict[MessageId, bytes | None]:
+        """The MIME originals of several messages in one read (None: made through MAPI,
+        no original). Messages that are gone are left out; reading stops once
+        ``max_bytes`` were read (the first message is always read whole)."""
+        gcs = [self.mid_gc(m) for m in mids]
+
+        def txn(conn: sa.Connection) -> dict[MessageId, bytes | None]:
+            meta = self.meta(conn, store)
+            out: dict[MessageId, bytes | None] = {}
+            folders: dict[int, Any] = {}
+            total = 0
+            for gc in gcs:
+                rec = self.index.message_or_none(conn, store, gc)
+                if rec is None or rec.soft_deleted:
+                    continue
+                folder = folders.get(rec.fid)
+                if folder is None:
+                    folder = folders[rec.fid] = self.index.folder(conn, store, rec.fid)
+                backend = self.backend(folder.backend_uri)
+                try:
+                    fh = backend.open_mime(self.ctx(conn, meta), self.folder_ref(folder),
+                                           self.message_ref(rec))
+                except LookupError:
+                    continue
+                except Exception as exc:
+                    from groupware.errors import NotFound
+
+                    if isinstance(exc, NotFound):
+                        continue
+                    raise
+                if fh is None:
+                    out[mid_of(gc)] = None
+                    continue
+                with fh:
+                    data = fh.read()
+                out[mid_of(gc)] = data
+                total += len(data)
+                if total >= max_bytes:
+                    break
+            return out
+
+        return await self.read("read_mimes", txn)
+
     async def update_messages(self, store: StoreId, updates: Sequence[MessageUpdate], *,
                               unchanged_since: int | None = None) -> UpdateResult:
         """Change read state and properties of many messages in one transaction.
@@ -230,14 +276,14 @@ class BulkOps(MessageOps):
                 reads[read].append(rec.mid)
             if props or delete:
                 writes.append((mid, props, delete))
-            result.changed[mid] = MessageInfo.of(rec)
+            result.previous[mid] = MessageInfo.of(rec)
         for read, gcs in reads.items():
             if gcs:
                 self._set_read_txn(conn, events, store=store, ids=gcs, read=read, user_id=None)
         for mid, props, delete in writes:
             self._set_props_txn(conn, events, store=store, mid=mid, props=props,
                                 removed=delete, pcl=None)
-        for mid in result.changed:
+        for mid in result.previous:
             result.changed[mid] = MessageInfo.of(self.index.message(conn, store,
                                                                     self.mid_gc(mid)))
         return result

@@ -264,3 +264,37 @@ def test_directory_quota_and_the_new_mail_event(tmp_path: Path, database_url: st
         assert 700_000 < (await port.quota(box)).used < 1 << 20
 
     run(server, body)
+
+
+def test_folder_changes_from_elsewhere_reach_imap_lookups_at_once(
+        tmp_path: Path, database_url: str) -> None:
+    """IMAP looks folders up in a cached tree; Outlook's (MAPI) folder changes and
+    another process's subscription changes replace it through the notifier."""
+    server = make_server(tmp_path, database_url)
+    port = server.get_mail_store()
+    store = server.get_mapistore()
+    other = MapiMailStore(store, notifier=server.get_notifier())  # another process
+
+    async def body() -> None:
+        user = await alice(server)
+        mail = await server.get_mail_handler().open(user)
+        assert {f.name for f in await mail.list_folders()} >= {"INBOX", "Sent Items"}
+        ipm = (await store.folder_by_role(mail.box.store_id, "ipm_subtree")).fid
+        made = await store.create_folder(mail.box.store_id, ipm, "From Outlook",
+                                         container_class="IPF.Note")
+        assert (await mail.find("From Outlook")).fid == made.fid
+        await store.set_folder_properties(mail.box.store_id, made.fid,
+                                          {tags.DISPLAY_NAME: "Renamed"})
+        assert (await mail.find("Renamed")).fid == made.fid
+        with pytest.raises(Exception, match="does not exist"):
+            await mail.find("From Outlook")
+        assert (await mail.find("Renamed")).subscribed
+        box = await other.open_mailbox(user)
+        await other.set_subscribed(box, made.fid, False)
+        assert not (await mail.find("Renamed")).subscribed
+        await store.delete_folder(mail.box.store_id, made.fid)
+        with pytest.raises(Exception, match="does not exist"):
+            await mail.find("Renamed")
+        assert port is server.get_mail_handler().store
+
+    run(server, body)

@@ -23,6 +23,7 @@ and dropped least recently used first.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime
 import logging
 import time
@@ -47,6 +48,7 @@ from groupware.errors import (
     TooBig,
 )
 from groupware.handlers.activesync.mapping import NameMap
+from groupware.notifier import Event, Notifier, Subscription, store_channel
 from groupware.types import FolderId, MessageId, PropTag, StoreId
 from storage.mapistore import tags
 from storage.mapistore.bulk import FolderRows, MessageRow, MessageUpdate
@@ -80,12 +82,20 @@ BASE_TAGS: tuple[PropTag, ...] = (
 """Properties every cached message keeps: the flag properties and its arrival time."""
 DEFAULT_CACHE_MESSAGES = 200_000
 """Messages kept in all folder caches together (a few hundred bytes each)."""
-GENERATED_MIME_CACHE = 64 << 20
-"""Bytes of generated MIME (messages made through MAPI) kept in memory."""
+MIME_CACHE_BYTES = 64 << 20
+"""Bytes of MIME originals (and generated MIME of messages made through MAPI) kept in
+memory: clients read a message several times (BODYSTRUCTURE, then parts)."""
+READ_AHEAD = 32
+READ_AHEAD_BYTES = 1 << 20
+"""A client reading messages in UID order (header sync, FETCH 1:100 ENVELOPE) gets the
+next ones read with the one it asked for: one transaction instead of one each."""
 VANISHED_KEEP = 10_000
 """Expunged UIDs a folder cache remembers for VANISHED answers before asking the store."""
 MIME_INLINE = 64 << 10
 """Smaller messages are converted on the reactor thread (cheaper than a thread hop)."""
+TREE_TTL = 30.0
+"""Seconds a folder tree read for name lookups is trusted without an event saying it
+changed (folder events invalidate it at once; this bounds a missed one)."""
 RESCAN_INTERVAL = 1.0
 """Seconds between rescans of a folder other programs may change (maildir)."""
 
@@ -151,8 +161,17 @@ class _Folder:
     """True when other programs may change the folder's backend (maildir)."""
     rescanned: float = float("-inf")
 
+    _order: list[int] | None = None
+
+    def order(self) -> list[int]:
+        """The cached UIDs, ascending."""
+        if self._order is None:
+            self._order = list(self.entries)
+        return self._order
+
     def forget(self, uid: int, cn: int) -> None:
         if self.entries.pop(uid, None) is not None:
+            self._order = None
             self.vanished.append((cn, uid))
         if len(self.vanished) > VANISHED_KEEP:
             cut = len(self.vanished) // 2
@@ -167,23 +186,36 @@ class _Box:
     names: NameMap
     keywords: PropTag | None = None
     limit: int | None = None
+    tree: list[FolderRow] | None = None
+    """The folder list as last read (see ``folders(fresh=False)``)."""
+    tree_read: float = 0.0
+    tree_gen: int = 0
+    """Bumped whenever the tree may have changed; a read that overlapped it is not kept."""
+    watch: Subscription | None = None
+
+    def invalidate(self) -> None:
+        self.tree = None
+        self.tree_gen += 1
 
 
 class MapiMailStore:
     """:class:`~.port.MailStore` over :class:`~storage.mapistore.store.MapiStore`."""
 
-    def __init__(self, store: MapiStore, *, default_quota: int | None = None,
-                 max_message: int = 64 << 20, locale: str = "en",
-                 cache_messages: int = DEFAULT_CACHE_MESSAGES) -> None:
+    def __init__(self, store: MapiStore, *, notifier: Notifier | None = None,
+                 default_quota: int | None = None, max_message: int = 64 << 20,
+                 locale: str = "en", cache_messages: int = DEFAULT_CACHE_MESSAGES) -> None:
         self.store = store
+        self._notifier = notifier
         self._default_quota = default_quota or None
         self._max_message = max_message
         self._locale = locale
         self._cache_budget = cache_messages
         self._boxes: dict[int, _Box] = {}
         self._folders: OrderedDict[tuple[int, int], _Folder] = OrderedDict()
-        self._generated: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
-        self._generated_bytes = 0
+        self._mime_cache: OrderedDict[tuple[int, int], tuple[int, bytes]] = OrderedDict()
+        self._mime_bytes = 0
+        self._mime_budget = MIME_CACHE_BYTES
+        self._last_read: dict[tuple[int, int], int] = {}
 
     # --- mailboxes ---------------------------------------------------------------------
 
@@ -195,6 +227,9 @@ class MapiMailStore:
         if box is None:
             box = await self._open(user)
             if len(self._boxes) > 100_000:
+                for old in self._boxes.values():
+                    if old.watch is not None:
+                        old.watch.close()
                 self._boxes.clear()
             self._boxes[key] = box
         limit = user.quota if user.quota is not None else self._default_quota
@@ -228,6 +263,14 @@ class MapiMailStore:
         names = NameMap(store, sid)
         box = _Box(sid, ipm.fid, names)
         box.keywords = await names.tag(KEYWORDS, create=True)
+        if self._notifier is not None:
+            # Folder changes from anywhere (Outlook, ActiveSync, another node through
+            # Redis) make the next lookup read the folder tree again.
+            def on_event(event: Event, box: _Box = box) -> None:
+                if event.data.get("object") in ("folder", "imap_subscription"):
+                    box.invalidate()
+
+            box.watch = self._notifier.subscribe(store_channel(sid), on_event)
         return box
 
     async def _apply_quota(self, box: _Box, limit: int | None) -> None:
@@ -269,8 +312,12 @@ class MapiMailStore:
             unseen=info.unread_count, deleted=deleted, size=size,
             subscribed=info.subscribed)
 
-    async def folders(self, ref: MailboxRef) -> list[FolderRow]:
+    async def folders(self, ref: MailboxRef, *, fresh: bool = True) -> list[FolderRow]:
         box = await self._boxof(ref)
+        now = time.monotonic()
+        if not fresh and box.tree is not None and now - box.tree_read < TREE_TTL:
+            return box.tree
+        gen = box.tree_gen
         infos = await self.store.list_folders(box.store, box.ipm, recursive=True)
         shown: set[int] = {box.ipm}
         out: list[FolderRow] = []
@@ -278,6 +325,8 @@ class MapiMailStore:
             if info.parent in shown and is_mail_class(info.container_class):
                 shown.add(info.fid)
                 out.append(self._row(box, info))
+        if box.tree_gen == gen:
+            box.tree, box.tree_read = out, now
         return out
 
     async def folder(self, ref: MailboxRef, fid: int) -> FolderRow:
@@ -286,9 +335,12 @@ class MapiMailStore:
 
     async def create_folder(self, ref: MailboxRef, parent: int | None, name: str) -> int:
         box = await self._boxof(ref)
-        info = await self.store.create_folder(
-            box.store, FolderId(box.ipm if parent is None else parent), name,
-            container_class="IPF.Note")
+        try:
+            info = await self.store.create_folder(
+                box.store, FolderId(box.ipm if parent is None else parent), name,
+                container_class="IPF.Note")
+        finally:
+            box.invalidate()
         return int(info.fid)
 
     async def delete_folder(self, ref: MailboxRef, fid: int) -> None:
@@ -300,6 +352,8 @@ class MapiMailStore:
             await self.store.delete_folder(box.store, FolderId(fid), messages=True)
         except Conflict as exc:
             raise PermissionDenied(f"folder {info.name!r} has subfolders") from exc
+        finally:
+            box.invalidate()
         self._folders.pop((box.store, fid), None)
 
     async def rename_folder(self, ref: MailboxRef, fid: int, parent: int | None,
@@ -307,15 +361,27 @@ class MapiMailStore:
         box = await self._boxof(ref)
         target = FolderId(box.ipm if parent is None else parent)
         info = await self.store.get_folder(box.store, FolderId(fid))
-        if info.parent == target:
-            await self.store.set_folder_properties(box.store, FolderId(fid),
-                                                   {tags.DISPLAY_NAME: name})
-        else:
-            await self.store.move_folder(box.store, FolderId(fid), target, name)
+        try:
+            if info.parent == target:
+                await self.store.set_folder_properties(box.store, FolderId(fid),
+                                                       {tags.DISPLAY_NAME: name})
+            else:
+                await self.store.move_folder(box.store, FolderId(fid), target, name)
+        finally:
+            box.invalidate()
 
     async def set_subscribed(self, ref: MailboxRef, fid: int, subscribed: bool) -> None:
         box = await self._boxof(ref)
-        await self.store.set_folder_subscribed(box.store, FolderId(fid), subscribed)
+        try:
+            await self.store.set_folder_subscribed(box.store, FolderId(fid), subscribed)
+        finally:
+            box.invalidate()
+        if self._notifier is not None:
+            # For the trees of other processes (the store sends no event for this). No
+            # folder and no "folder" object: ActiveSync must not see a hierarchy change.
+            self._notifier.publish(store_channel(box.store), Event(
+                "subscription", box.store, None, (), None,
+                {"object": "imap_subscription", "fid": fid}))
 
     # --- the folder cache --------------------------------------------------------------
 
@@ -368,6 +434,7 @@ class MapiMailStore:
         cached.uidvalidity = info.uidvalidity
         cached.uidnext = info.uidnext
         entries = cached.entries
+        cached._order = None
         ordered = True
         top = next(reversed(entries), 0) if entries else 0
         for row in rows.rows:
@@ -458,30 +525,91 @@ class MapiMailStore:
         box = await self._boxof(ref)
         cached = self._folders.get((int(box.store), fid))
         entry = cached.entries.get(uid) if cached is not None else None
-        if entry is not None:
-            return await self._mime(box, entry.mid, entry.cn)
-        found = await self.store.message_by_uid(box.store, FolderId(fid), uid)
-        if found is None or found.soft_deleted:
-            raise NotFound(f"message {uid} was expunged")
-        return await self._mime(box, found.mid, found.cn)
+        if entry is None:
+            found = await self.store.message_by_uid(box.store, FolderId(fid), uid)
+            if found is None or found.soft_deleted:
+                raise NotFound(f"message {uid} was expunged")
+            return await self._mime(box, found.mid, found.cn)
+        hit = self._cached_mime(box, entry.mid, entry.cn)
+        if hit is not None:
+            return hit
+        assert cached is not None
+        ahead = self._read_ahead(box, cached, uid)
+        if len(ahead) > 1:
+            got = await self.store.read_mimes(box.store, [e.mid for e in ahead],
+                                              max_bytes=READ_AHEAD_BYTES)
+            for other in ahead[1:]:
+                data = got.get(other.mid)
+                if data is not None:
+                    self._keep_mime(box, other.mid, other.cn, data)
+            if entry.mid not in got:
+                raise NotFound(f"message {uid} was expunged")
+            first = got[entry.mid]
+            if first is not None:
+                self._keep_mime(box, entry.mid, entry.cn, first)
+                return first
+        return await self._mime(box, entry.mid, entry.cn)
+
+    def _read_ahead(self, box: _Box, cached: _Folder, uid: int) -> list[_Entry]:
+        """``uid``'s entry, and the next ones not yet cached when the client reads in
+        UID order (the previous read of this folder was one of the two before)."""
+        key = (int(box.store), int(cached.fid))
+        previous = self._last_read.get(key)
+        self._last_read[key] = uid
+        if len(self._last_read) > 10000:
+            self._last_read.clear()
+        entry = cached.entries[uid]
+        if previous is None or previous >= uid:
+            return [entry]
+        order = cached.order()
+        at = bisect.bisect_left(order, uid)
+        if at - bisect.bisect_left(order, previous) > 2:
+            return [entry]
+        out = [entry]
+        size = entry.mime_size or 0
+        for next_uid in order[at + 1:at + READ_AHEAD]:
+            other = cached.entries[next_uid]
+            if other.mime_size is None or size + other.mime_size > READ_AHEAD_BYTES:
+                break
+            if self._cached_mime(box, other.mid, other.cn, touch=False) is None:
+                out.append(other)
+                size += other.mime_size
+        return out
+
+    def _cached_mime(self, box: _Box, mid: MessageId, cn: int, *,
+                     touch: bool = True) -> bytes | None:
+        key = (int(box.store), int(mid))
+        hit = self._mime_cache.get(key)
+        if hit is None or hit[0] != cn:
+            return None
+        if touch:
+            self._mime_cache.move_to_end(key)
+        return hit[1]
+
+    def _keep_mime(self, box: _Box, mid: MessageId, cn: int, raw: bytes) -> None:
+        if len(raw) > self._mime_budget // 8:
+            return
+        key = (int(box.store), int(mid))
+        old = self._mime_cache.pop(key, None)
+        if old is not None:
+            self._mime_bytes -= len(old[1])
+        self._mime_cache[key] = (cn, raw)
+        self._mime_bytes += len(raw)
+        while self._mime_bytes > self._mime_budget and self._mime_cache:
+            _k, (_cn, dropped) = self._mime_cache.popitem(last=False)
+            self._mime_bytes -= len(dropped)
 
     async def _mime(self, box: _Box, mid: MessageId, cn: int) -> bytes:
-        raw = await self.store.read_mime(box.store, mid)
-        if raw is not None:
-            return raw
-        key = (int(box.store), int(mid), cn)
-        hit = self._generated.get(key)
+        hit = self._cached_mime(box, mid, cn)
         if hit is not None:
-            self._generated.move_to_end(key)
             return hit
-        message = await self.store.get_message(box.store, mid)
-        converted = await box.names.to_message(message.content)
-        raw = await asyncio.to_thread(mapi_to_mime, converted)
-        self._generated[key] = raw
-        self._generated_bytes += len(raw)
-        while self._generated_bytes > GENERATED_MIME_CACHE and len(self._generated) > 1:
-            _k, old = self._generated.popitem(last=False)
-            self._generated_bytes -= len(old)
+        raw = await self.store.read_mime(box.store, mid)
+        if raw is None:
+            # Made through MAPI: generated, deterministic (same content, same bytes).
+            message = await self.store.get_message(box.store, mid)
+            converted = await box.names.to_message(message.content)
+            raw = await asyncio.to_thread(mapi_to_mime, converted)
+        self._keep_mime(box, mid, cn, raw)
         return raw
 
     async def convert(self, raw: bytes, *, delivery_time: float | None = None) -> Message:
@@ -591,6 +719,10 @@ class MapiMailStore:
                     props.pop(tag, None)
                 entry.props = props
                 entry.read = info.read
+                kept = self._cached_mime(box, entry.mid, entry.cn, touch=False)
+                before = result.previous.get(update.mid)
+                if kept is not None and before is not None and before.cn == entry.cn:
+                    self._keep_mime(box, entry.mid, info.cn, kept)  # flags leave MIME alone
                 entry.cn, entry.read_cn = info.cn, info.read_cn
                 entry.state = MessageState(entry.state.uid,
                                            fl.flags_of(info.read, props, box.keywords),

@@ -136,9 +136,12 @@ class MailStore(Protocol):
         """The user's mailbox, provisioned on first use."""
         ...
 
-    async def folders(self, box: MailboxRef) -> list[FolderRow]:
+    async def folders(self, box: MailboxRef, *, fresh: bool = True) -> list[FolderRow]:
         """Every mail folder (IPF.Note and folders without a class) below the IPM
-        subtree; non-mail folders are left out, their mail children too."""
+        subtree; non-mail folders are left out, their mail children too.
+
+        With ``fresh=False`` the answer may come from a cache of the folder tree: names,
+        ids, UIDVALIDITY and subscriptions are current, counters may not be."""
         ...
 
     async def folder(self, box: MailboxRef, fid: int) -> FolderRow:

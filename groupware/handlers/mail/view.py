@@ -309,8 +309,9 @@ class MailSession:
         return folder_names(await self.store.folders(self.box))
 
     async def find(self, name: str) -> MailFolder:
+        """The folder called ``name``; its counters may lag (see :meth:`status`)."""
         wanted = normalise_name(name)
-        for folder in await self.list_folders():
+        for folder in folder_names(await self.store.folders(self.box, fresh=False)):
             if folder.name == wanted:
                 return folder
         raise NotFound(f"mailbox {name} does not exist")
@@ -368,7 +369,10 @@ class MailSession:
         await self.store.set_subscribed(self.box, folder.fid, subscribed)
 
     async def status(self, name: str) -> MailFolder:
-        return await self.find(name)
+        """The folder with current counters (STATUS)."""
+        folder = await self.find(name)
+        row = await self.store.folder(self.box, folder.fid)
+        return MailFolder(folder.name, row, folder.has_children)
 
     async def append(self, name: str, raw: bytes, flags: Iterable[str],
                      internal_date: float | None) -> tuple[int, MessageState]:

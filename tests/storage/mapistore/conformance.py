@@ -502,6 +502,7 @@ def test_conformance_mail_rows_updates_and_transfers(conformance_store: SyncStor
     assert not result.conflicts and not result.missing
     assert min(i.modseq for i in result.changed.values()) > mark
     assert result.changed[b.mid].read and result.changed[b.mid].cn > b.cn
+    assert result.previous[b.mid].cn == b.cn and not result.previous[b.mid].read
     assert store.read_mime(info.id, b.mid) == mimes["b"]  # flags leave the original alone
     delta = store.read_rows(info.id, inbox, wanted, since=mark)
     assert [r.mid for r in delta.rows] == [b.mid, c.mid]
@@ -530,6 +531,10 @@ def test_conformance_mail_rows_updates_and_transfers(conformance_store: SyncStor
     copied = store.transfer_messages(info.id, [b.mid], sent, move=False)
     assert copied[0].uid == before + 2
     assert store.read_mime(info.id, copied[0].mid) == mimes["b"]
+    # Several originals in one read; moved-away ids are left out; a byte budget stops it.
+    got = store.read_mimes(info.id, [b.mid, a.mid, moved[0].mid, copied[0].mid])
+    assert got == {b.mid: mimes["b"], moved[0].mid: mimes["c"], copied[0].mid: mimes["b"]}
+    assert list(store.read_mimes(info.id, [b.mid, moved[0].mid], max_bytes=1)) == [b.mid]
 
 
 def test_conformance_folder_subscription_is_not_a_change(conformance_store: SyncStore,
