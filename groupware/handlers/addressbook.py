@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+User = Recipient
+"""The authenticated user, under a name the protocol layer may import (protocols never
+import the directory package themselves)."""
+
 # --- NSPI numbers the handler needs (MS-OXNSPI 2.2.1) ----------------------------------
 MID_BEGINNING_OF_TABLE = 0
 MID_CURRENT = 1

@@ -31,8 +31,8 @@ from typing import Any
 
 from twisted.web import server
 
-from directory.model import Recipient
 from groupware.exchange_identity import server_application
+from groupware.handlers.addressbook import User
 from groupware.handlers.auth import AuthHandler
 from groupware.types import Feature
 from protocols._twisted.basic_auth import authenticate, peer_of
@@ -65,7 +65,7 @@ class RequestContext:
 
     request_type: str
     session: MapiSession
-    user: Recipient
+    user: User
     peer: str
 
 
@@ -167,7 +167,7 @@ class MapiHttpResource(Resource):
         request.finish()
 
     def _admit(self, request: server.Request,
-               user: Recipient) -> tuple[RequestType, MapiSession, Any]:
+               user: User) -> tuple[RequestType, MapiSession, Any]:
         header = _header(request, b"x-requesttype")
         if header is None:
             raise MapiHttpError(ResponseCode.MISSING_HEADER, "X-RequestType")

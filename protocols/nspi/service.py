@@ -18,12 +18,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from directory.model import Recipient
 from groupware.handlers.addressbook import (
     AbSession,
     AddressBookHandler,
     NspiError,
     Stat,
+    User,
     decode8,
 )
 from groupware.mapi.codes import ErrorCode
@@ -64,7 +64,7 @@ class NspiRpcService:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def _user(self, call: RpcCall) -> Recipient | None:
+    def _user(self, call: RpcCall) -> User | None:
         account = call.association.account
         return account.user if account is not None else None
 
