@@ -27,10 +27,11 @@ import sqlalchemy as sa
 
 from groupware.notifier import Event
 from groupware.types import FolderId, MessageId, PropTag, StoreId
-from storage.db.tables_mapistore import messages, tombstones
-from storage.mapistore import tags
-from storage.mapistore.errors import InvalidParameter
+from storage.db.tables_mapistore import folders, messages, stores, tombstones
+from storage.mapistore import fastsql, tags
+from storage.mapistore.errors import InvalidParameter, ObjectNotFound, SyncStateTooOld
 from storage.mapistore.ids import mid_of
+from storage.mapistore.index import folder_record
 from storage.mapistore.info import FolderInfo, MessageInfo
 from storage.mapistore.messages import MessageOps
 from storage.mapistore.model import MessageContent, MessageRef, Props
@@ -40,6 +41,30 @@ _ROW_COLUMNS = (messages.c.mid, messages.c.uid, messages.c.cn, messages.c.read_c
                 messages.c.is_read, messages.c.size, messages.c.backend_key,
                 messages.c.created_at)
 _CHUNK = 500
+
+# The statements of an incremental read (a SELECT or an IDLE wake-up asks "what changed
+# since my change number" and usually gets a handful of rows): prebuilt, and run on
+# the DB-API cursor (storage.mapistore.fastsql).
+_HORIZON = sa.select(stores.c.tombstone_horizon_cn).where(
+    stores.c.id == sa.bindparam("b_store"))
+_FOLDER = sa.select(folders).where(folders.c.store_id == sa.bindparam("b_store"),
+                                   folders.c.fid == sa.bindparam("b_fid"))
+_LIVE = (messages.c.store_id == sa.bindparam("b_store"),
+         messages.c.fid == sa.bindparam("b_fid"),
+         messages.c.associated == sa.false(), messages.c.soft_deleted == sa.false())
+# Two halves, each on its own (store, folder, change number) index: with an OR, SQLite
+# walks the whole folder in UID order instead.
+_CHANGED_ROWS = sa.union(
+    sa.select(*_ROW_COLUMNS).where(*_LIVE, messages.c.cn > sa.bindparam("b_since")),
+    sa.select(*_ROW_COLUMNS).where(*_LIVE, messages.c.read_cn > sa.bindparam("b_since")),
+).order_by(sa.literal_column("uid"))
+_TOMBSTONES = (
+    sa.select(tombstones.c.object_id, tombstones.c.uid, tombstones.c.cn)
+    .where(tombstones.c.store_id == sa.bindparam("b_store"),
+           tombstones.c.fid == sa.bindparam("b_fid"),
+           tombstones.c.is_folder == sa.false(), tombstones.c.associated == sa.false(),
+           tombstones.c.cn > sa.bindparam("b_since"))
+    .order_by(tombstones.c.cn))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +165,32 @@ class BulkOps(MessageOps):
 
         def txn(conn: sa.Connection) -> FolderRows:
             meta = self.meta(conn, store)
+            keys = {"b_store": store, "b_fid": fgc, "b_since": since}
             if since:
-                self.index._check_horizon(conn, store, since)
-            folder = self.index.folder(conn, store, fgc)
+                horizon = fastsql.first(fastsql.execute(conn, _HORIZON, keys))
+                if horizon is None:
+                    raise ObjectNotFound(f"mailbox store {store} does not exist")
+                if since < int(horizon.tombstone_horizon_cn):
+                    raise SyncStateTooOld(
+                        f"change number {since} is older than the tombstone horizon "
+                        f"{horizon.tombstone_horizon_cn} of store {store}")
+            row = fastsql.first(fastsql.execute(conn, _FOLDER, keys))
+            if row is None:
+                raise ObjectNotFound(f"folder {fgc:#x} does not exist in store {store}")
+            folder = folder_record(row)
             out = FolderRows(FolderInfo.of(folder), since)
             base = sa.select(*_ROW_COLUMNS).where(
                 messages.c.store_id == store, messages.c.fid == fgc,
                 messages.c.associated == sa.false(), messages.c.soft_deleted == sa.false())
-            if since:
-                base = base.where(sa.or_(messages.c.cn > since, messages.c.read_cn > since))
-            if uid_list is None:
+            found: list[Any]
+            if since and uid_list is None:
+                found = fastsql.execute(conn, _CHANGED_ROWS, keys)
+            elif uid_list is None:
                 found = list(conn.execute(base.order_by(messages.c.uid)))
             else:
+                if since:
+                    base = base.where(sa.or_(messages.c.cn > since,
+                                             messages.c.read_cn > since))
                 found = []
                 for chunk in _chunks(uid_list):
                     found.extend(conn.execute(base.where(messages.c.uid.in_(chunk))
@@ -176,14 +215,8 @@ class BulkOps(MessageOps):
                     int(r.size), sizes.get(ref.mid), float(r.created_at),
                     {t: v for t, v in bag.items() if t in keep}))
             if since:
-                rows = conn.execute(sa.select(tombstones.c.object_id, tombstones.c.uid,
-                                              tombstones.c.cn).where(
-                    tombstones.c.store_id == store, tombstones.c.fid == fgc,
-                    tombstones.c.is_folder == sa.false(),
-                    tombstones.c.associated == sa.false(), tombstones.c.cn > since)
-                    .order_by(tombstones.c.cn))
                 out.deleted = [DeletedRow(mid_of(r.object_id), int(r.uid or 0), int(r.cn))
-                               for r in rows]
+                               for r in fastsql.execute(conn, _TOMBSTONES, keys)]
             return out
 
         return await self.read("read_rows", txn)

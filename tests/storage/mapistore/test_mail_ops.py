@@ -118,3 +118,20 @@ def test_delivery_guard_is_one_step_with_the_store_write(store: SyncStore, box: 
         return [r.digest for r in conn.execute(sa.select(delivery_duplicates.c.digest))]
 
     assert store.store.db.run_sync("check", remembered) == [digest]
+
+
+def test_read_rows_past_the_tombstone_horizon_asks_for_a_full_read(store: SyncStore,
+                                                                    box: Any) -> None:
+    from storage.mapistore.errors import SyncStateTooOld
+
+    info, special = box
+    inbox = special[SpecialFolder.INBOX]
+    first = store.deliver(info.id, mail("a"), mime=mime_of("a"))
+    second = store.deliver(info.id, mail("b"), mime=mime_of("b"))
+    store.delete_messages(info.id, [first.mid], hard=True)
+    assert [d.uid for d in store.read_rows(info.id, inbox, since=second.cn).deleted] == [
+        first.uid]
+    store.purge_expired(info.id, now=store.store.clock() + 1000 * 86400)
+    with pytest.raises(SyncStateTooOld):
+        store.read_rows(info.id, inbox, since=second.cn)
+    assert [r.uid for r in store.read_rows(info.id, inbox).rows] == [second.uid]
