@@ -80,7 +80,7 @@ BASE_TAGS: tuple[PropTag, ...] = (
     fl.ICON_INDEX, fl.MESSAGE_DELIVERY_TIME,
 )
 """Properties every cached message keeps: the flag properties and its arrival time."""
-DEFAULT_CACHE_MESSAGES = 200_000
+DEFAULT_CACHE_MESSAGES = 100_000
 """Messages kept in all folder caches together (a few hundred bytes each)."""
 MIME_CACHE_BYTES = 64 << 20
 """Bytes of MIME originals (and generated MIME of messages made through MAPI) kept in
@@ -91,7 +91,7 @@ READ_AHEAD_BYTES = 1 << 20
 next ones read with the one it asked for: one transaction instead of one each."""
 VANISHED_KEEP = 10_000
 """Expunged UIDs a folder cache remembers for VANISHED answers before asking the store."""
-MIME_INLINE = 64 << 10
+MIME_INLINE = 16 << 10
 """Smaller messages are converted on the reactor thread (cheaper than a thread hop)."""
 TREE_TTL = 30.0
 """Seconds a folder tree read for name lookups is trusted without an event saying it
