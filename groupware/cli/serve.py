@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -74,6 +75,11 @@ def run_serve(args: argparse.Namespace) -> int:
             reactor.stop()
             return
         elapsed = time.monotonic() - t0
+        # Everything built so far lives as long as the process: move it out of the
+        # collector's sight so full collections under load stay short (measured: p99
+        # of NSPI ResolveNamesW at 20 clients was dominated by 60-85 ms full GCs).
+        gc.collect()
+        gc.freeze()
         logger.info("ready in %.2f s", elapsed)
         if not args.quiet:
             _print_table(config, bound, elapsed)
