@@ -64,3 +64,8 @@ def test_upgrade_from_empty_is_idempotent(tmp_path) -> None:  # type: ignore[no-
         assert schema.upgrade(db) == (after, after)
     finally:
         db.close()
+
+
+def test_fast_revision_chain_agrees_with_alembic() -> None:
+    assert schema.revision_chain() == [rev for rev, _d, _m in schema.history()]
+    assert schema.revision_chain()[-1] == schema.head_revision()
