@@ -118,6 +118,13 @@ def test_imap_flags_are_mapi_properties_both_ways(tmp_path: Path, database_url: 
         snap = await port.snapshot(box, inbox)
         assert [s.flags for s in snap.messages][1] == {"\\Seen"}
 
+        # APPEND keeps the categories of the message's own Keywords header.
+        tagged = await port.append(box, inbox, b"Keywords: Project-X, Red Category\r\n"
+                                   + mime("three"), ("\\Flagged",), None)
+        assert tagged.flags == {"\\Flagged", "Project-X"}
+        rows = (await store.read_rows(box.store_id, inbox, [kw_tag])).rows
+        assert set(rows[-1].props[kw_tag]) == {"Project-X", "Red Category"}
+
         # CONDSTORE: a change after the given MODSEQ wins over this STORE.
         stale = await port.store_flags(box, inbox, [first.uid, second.uid],
                                        FlagChange(remove=frozenset({"\\Seen"})), before)
@@ -161,6 +168,13 @@ def test_two_processes_see_each_others_changes(tmp_path: Path, database_url: str
         assert await here.snapshot(a, inbox) == await there.snapshot(b, inbox)
         info = await here.message_info(a, inbox, [new.uid])
         assert info[new.uid].size == len(await here.read_mime(a, inbox, new.uid))
+        # A STORE works on the current state, not on what this process read last.
+        await there.store_flags(b, inbox, [uids[1]], FlagChange(add=frozenset(
+            {"\\Answered"})), None)
+        await here.store_flags(a, inbox, [uids[1]], FlagChange(remove=frozenset(
+            {"\\Answered", "\\Flagged"})), None)
+        final = {s.uid: s.flags for s in (await there.snapshot(b, inbox)).messages}
+        assert final[uids[1]] == frozenset()
 
     run(server, body)
 
@@ -298,3 +312,40 @@ def test_folder_changes_from_elsewhere_reach_imap_lookups_at_once(
         assert port is server.get_mail_handler().store
 
     run(server, body)
+
+
+def test_sql_and_ldap_users_get_their_mailbox_on_first_use(directory: Any, database: Any,
+                                                           tmp_path: Path) -> None:
+    """Provisioning on first use is idempotent and keyed by the directory's user id and
+    mailbox GUID, whichever directory the user comes from (``directory`` is the SQL
+    directory and a real slapd in turn)."""
+    from groupware.config.sections import MapiStoreConfig
+    from storage.blobs import FilesystemBlobStore
+    from storage.mapistore.store import MapiStore
+
+    store = MapiStore(database, FilesystemBlobStore(tmp_path / "blobs", fsync=False),
+                      MapiStoreConfig(blob_fsync=False))
+
+    async def go() -> None:
+        port = MapiMailStore(store)
+        alice = await directory.find_address("alice@example.test")
+        namesake = await directory.find_address("alice@example.org")
+        assert alice.user_id is not None and namesake.user_id != alice.user_id
+        box = await port.open_mailbox(alice)
+        other = await port.open_mailbox(namesake)
+        assert box.store_id != other.store_id
+        assert (await MapiMailStore(store).open_mailbox(alice)).store_id == box.store_id
+        info = await store.find_store(user_id=alice.user_id)
+        assert info is not None and info.provisioned
+        if alice.mailbox_guid is not None:
+            assert info.mailbox_guid == alice.mailbox_guid
+        inbox = await port.role_folder(box, "inbox")
+        await port.append(box, inbox, mime("hello"), (), None)
+        assert len((await port.snapshot(box, inbox)).messages) == 1
+        assert (await port.snapshot(other, await port.role_folder(other, "inbox"))
+                ).messages == ()
+
+    try:
+        asyncio.run(go())
+    finally:
+        store.close()

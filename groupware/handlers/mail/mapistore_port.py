@@ -498,10 +498,12 @@ class MapiMailStore:
                   for r in rows.rows),
             tuple(sorted({d.uid for d in rows.deleted})))
 
-    async def _entries(self, box: _Box, fid: int, uids: Sequence[int]) -> dict[int, _Entry]:
-        """Cache entries of ``uids`` (the cache is refreshed when one is unknown)."""
+    async def _entries(self, box: _Box, fid: int, uids: Sequence[int], *,
+                       fresh: bool = False) -> dict[int, _Entry]:
+        """Cache entries of ``uids`` (the cache is refreshed when one is unknown, or
+        always with ``fresh``)."""
         cached = self._cache(box, fid)
-        if cached.synced < 0 or any(u not in cached.entries for u in uids):
+        if fresh or cached.synced < 0 or any(u not in cached.entries for u in uids):
             cached = await self._current(box, fid)
         return {u: cached.entries[u] for u in uids if u in cached.entries}
 
@@ -648,6 +650,9 @@ class MapiMailStore:
         wanted = fl.normalise(flags)
         when = time.time() if internal_date is None else internal_date
         content = await box.names.to_content(await self.convert(raw, delivery_time=when))
+        # Categories from the message's own Keywords header stay (Outlook shows them);
+        # they appear as keywords next to the flags the client gave.
+        wanted |= fl.flags_of(False, content.props, box.keywords) - fl.SYSTEM - {fl.FORWARDED}
         change = fl.change_for(False, content.props, wanted, box.keywords, _filetime(when))
         content.props.update(change.props)
         for tag in change.delete:
@@ -678,7 +683,9 @@ class MapiMailStore:
         norm = FlagChange(add=fl.normalise(change.add), remove=fl.normalise(change.remove),
                           replace=None if change.replace is None
                           else fl.normalise(change.replace))
-        entries = await self._entries(box, fid, uids)
+        # From the current state: flags another process set since our last read must
+        # neither be lost nor survive a removal computed from an older state.
+        entries = await self._entries(box, fid, uids, fresh=True)
         now = _filetime(time.time())
         updates: list[MessageUpdate] = []
         by_mid: dict[MessageId, _Entry] = {}
