@@ -134,6 +134,7 @@ class GroupwareServer:
 
         cfg = self.config
         return MapiMailStore(self.get_mapistore(), notifier=self.get_notifier(),
+                             trust_events=cfg.notifier.backend != "redis",
                              default_quota=cfg.directory.default_quota_mb << 20 or None,
                              max_message=cfg.imap.max_literal)
 

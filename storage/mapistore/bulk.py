@@ -45,7 +45,7 @@ _CHUNK = 500
 # The statements of an incremental read (a SELECT or an IDLE wake-up asks "what changed
 # since my change number" and usually gets a handful of rows): prebuilt, and run on
 # the DB-API cursor (storage.mapistore.fastsql).
-_HORIZON = sa.select(stores.c.tombstone_horizon_cn).where(
+_HORIZON = sa.select(stores.c.tombstone_horizon_cn, stores.c.last_cn).where(
     stores.c.id == sa.bindparam("b_store"))
 _FOLDER = sa.select(folders).where(folders.c.store_id == sa.bindparam("b_store"),
                                    folders.c.fid == sa.bindparam("b_fid"))
@@ -112,6 +112,10 @@ class FolderRows:
 
     folder: FolderInfo
     since: int
+    store_cn: int = 0
+    """The store's newest change number when the read began: every change of the
+    store up to it is reflected (a caller that later commits change number
+    ``store_cn + 1`` knows nothing else happened in between)."""
     rows: list[MessageRow] = field(default_factory=list)
     """In UID order."""
     deleted: list[DeletedRow] = field(default_factory=list)
@@ -166,19 +170,18 @@ class BulkOps(MessageOps):
         def txn(conn: sa.Connection) -> FolderRows:
             meta = self.meta(conn, store)
             keys = {"b_store": store, "b_fid": fgc, "b_since": since}
-            if since:
-                horizon = fastsql.first(fastsql.execute(conn, _HORIZON, keys))
-                if horizon is None:
-                    raise ObjectNotFound(f"mailbox store {store} does not exist")
-                if since < int(horizon.tombstone_horizon_cn):
-                    raise SyncStateTooOld(
-                        f"change number {since} is older than the tombstone horizon "
-                        f"{horizon.tombstone_horizon_cn} of store {store}")
+            counters = fastsql.first(fastsql.execute(conn, _HORIZON, keys))
+            if counters is None:
+                raise ObjectNotFound(f"mailbox store {store} does not exist")
+            if 0 < since < int(counters.tombstone_horizon_cn):
+                raise SyncStateTooOld(
+                    f"change number {since} is older than the tombstone horizon "
+                    f"{counters.tombstone_horizon_cn} of store {store}")
             row = fastsql.first(fastsql.execute(conn, _FOLDER, keys))
             if row is None:
                 raise ObjectNotFound(f"folder {fgc:#x} does not exist in store {store}")
             folder = folder_record(row)
-            out = FolderRows(FolderInfo.of(folder), since)
+            out = FolderRows(FolderInfo.of(folder), since, int(counters.last_cn))
             base = sa.select(*_ROW_COLUMNS).where(
                 messages.c.store_id == store, messages.c.fid == fgc,
                 messages.c.associated == sa.false(), messages.c.soft_deleted == sa.false())

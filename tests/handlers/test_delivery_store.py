@@ -349,3 +349,59 @@ def test_sql_and_ldap_users_get_their_mailbox_on_first_use(directory: Any, datab
         asyncio.run(go())
     finally:
         store.close()
+
+
+def test_folder_caches_trust_in_process_events(tmp_path: Path, database_url: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the in-process notifier every committed change is announced: a cache no
+    event touched is current and needs no read; our own writes keep it exact when
+    nothing came between; any other change (Outlook here) makes the next use read;
+    a writer that sends no events (a CLI import) is seen within the trust window."""
+    from groupware.handlers.mail import mapistore_port
+    from groupware.notifier import InProcessNotifier
+    from storage.blobs import FilesystemBlobStore
+    from storage.mapistore.store import MapiStore
+
+    monkeypatch.setattr(mapistore_port, "TRUST_WINDOW", 1.0)
+    server = make_server(tmp_path, database_url)
+    store = server.get_mapistore()
+    notifier = server.get_notifier()
+    assert isinstance(notifier, InProcessNotifier)
+    port = MapiMailStore(store, notifier=notifier, trust_events=True)
+    reads: list[int] = []
+    real = store.read_rows
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "read_rows", counted)
+    silent = MapiStore(store.db, FilesystemBlobStore(tmp_path / "var" / "blobs"),
+                       store.config)  # publishes nothing, like another process
+
+    async def body() -> None:
+        box = await port.open_mailbox(await alice(server))
+        inbox = await port.role_folder(box, "inbox")
+        first = await port.append(box, inbox, mime("one"), (), None)
+        snap = await port.snapshot(box, inbox)
+        assert [m.uid for m in snap.messages] == [first.uid] and len(reads) == 1
+        assert await port.snapshot(box, inbox) == snap and len(reads) == 1
+        done = await port.store_flags(box, inbox, [first.uid],
+                                      FlagChange(add=frozenset({"\\Flagged"})), None)
+        changes = await port.changes_since(box, inbox, snap.highest_modseq)
+        assert changes.changed == done.changed and len(reads) == 1  # our own write
+        mid = (await store.message_by_uid(box.store_id, inbox, first.uid)).mid
+        await store.set_read(box.store_id, [mid], True)  # Outlook, announced
+        changes = await port.changes_since(box, inbox, snap.highest_modseq)
+        assert changes.changed[0].flags == {"\\Flagged", "\\Seen"} and len(reads) == 2
+        await silent.deliver(box.store_id, MessageContent({tags.SUBJECT: "quiet"}),
+                             mime=mime("quiet"), fid=inbox)
+        assert len((await port.snapshot(box, inbox)).messages) == 1  # not yet seen
+        await asyncio.sleep(1.05)
+        assert len((await port.snapshot(box, inbox)).messages) == 2
+        assert len(reads) == 3
+
+    try:
+        run(server, body)
+    finally:
+        silent.close()

@@ -26,6 +26,7 @@ import asyncio
 import bisect
 import datetime
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -96,6 +97,8 @@ MIME_INLINE = 16 << 10
 TREE_TTL = 30.0
 """Seconds a folder tree read for name lookups is trusted without an event saying it
 changed (folder events invalidate it at once; this bounds a missed one)."""
+TRUST_WINDOW = 2.0
+"""Seconds a folder cache that no event touched is taken as current without a read."""
 RESCAN_INTERVAL = 1.0
 """Seconds between rescans of a folder other programs may change (maildir)."""
 
@@ -160,6 +163,11 @@ class _Folder:
     external: bool | None = None
     """True when other programs may change the folder's backend (maildir)."""
     rescanned: float = float("-inf")
+    store_cn: int = -1
+    """The store's newest change number when the cache was last known exact."""
+    pending: float = 0
+    """The newest change number an event announced for this folder (inf: unknown)."""
+    read_at: float = float("-inf")
 
     _order: list[int] | None = None
 
@@ -202,10 +210,15 @@ class MapiMailStore:
     """:class:`~.port.MailStore` over :class:`~storage.mapistore.store.MapiStore`."""
 
     def __init__(self, store: MapiStore, *, notifier: Notifier | None = None,
-                 default_quota: int | None = None, max_message: int = 64 << 20,
-                 locale: str = "en", cache_messages: int = DEFAULT_CACHE_MESSAGES) -> None:
+                 trust_events: bool = False, default_quota: int | None = None,
+                 max_message: int = 64 << 20, locale: str = "en",
+                 cache_messages: int = DEFAULT_CACHE_MESSAGES) -> None:
+        """``trust_events``: every change of the store is announced on ``notifier`` as
+        it commits (one process with the in-process notifier), so a folder cache no
+        event has touched since its last read is current (see :meth:`_current`)."""
         self.store = store
         self._notifier = notifier
+        self._trust = trust_events and notifier is not None
         self._default_quota = default_quota or None
         self._max_message = max_message
         self._locale = locale
@@ -267,8 +280,17 @@ class MapiMailStore:
             # Folder changes from anywhere (Outlook, ActiveSync, another node through
             # Redis) make the next lookup read the folder tree again.
             def on_event(event: Event, box: _Box = box) -> None:
-                if event.data.get("object") in ("folder", "imap_subscription"):
+                kind = event.data.get("object")
+                if kind in ("folder", "imap_subscription"):
                     box.invalidate()
+                cn = math.inf if event.change_number is None else event.change_number
+                touched = {event.folder, event.data.get("old_folder")}
+                if kind == "folder":
+                    touched.update(event.ids)
+                for fid in touched:
+                    cached = self._folders.get((int(box.store), int(fid or 0)))
+                    if cached is not None and cn > cached.pending:
+                        cached.pending = cn
 
             box.watch = self._notifier.subscribe(store_channel(sid), on_event)
         return box
@@ -400,15 +422,36 @@ class MapiMailStore:
             _key, oldest = self._folders.popitem(last=False)
             total -= len(oldest.entries)
 
+    def _known_current(self, cached: _Folder) -> bool:
+        """True when no change after the cache's last read can exist: events are
+        trusted, none announced a newer change, and the read is recent (writers
+        that send no events, like a CLI import, are seen within the window)."""
+        return (self._trust and cached.synced >= 0 and cached.pending <= cached.store_cn
+                and time.monotonic() - cached.read_at < TRUST_WINDOW)
+
+    def _advance(self, cached: _Folder | None, cns: Iterable[int]) -> None:
+        """Our own write in this folder took change numbers ``cns`` (and the cache
+        already holds its effect): when they directly follow the cache's last known
+        store state, nothing else happened in between and the cache stays exact."""
+        numbers = sorted(set(cns))
+        if cached is None or not numbers or cached.synced < 0:
+            return
+        if numbers[0] == cached.store_cn + 1 and numbers[-1] - numbers[0] + 1 == len(numbers):
+            cached.store_cn = numbers[-1]
+            cached.synced = max(cached.synced, numbers[-1])
+
     async def _current(self, box: _Box, fid: int) -> _Folder:
         """The folder's cache, brought up to the store's state now."""
         cached = self._cache(box, fid)
+        if self._known_current(cached):
+            return cached
         cached.asked += 1
         ticket = cached.asked
         async with cached.lock:
             if cached.covered >= ticket:
                 return cached  # a read that started after our request has finished
             covers = cached.asked
+            started = time.monotonic()
             try:
                 rows = await self.store.read_rows(box.store, FolderId(fid), self._wanted(box),
                                                   since=max(cached.synced, 0))
@@ -419,6 +462,8 @@ class MapiMailStore:
                 self._folders.pop((int(box.store), fid), None)
                 raise
             self._apply(box, cached, rows)
+            cached.store_cn = rows.store_cn
+            cached.read_at = started
             cached.covered = covers
         if cached.synced >= 0 and len(cached.entries) > 1000:
             self._trim()
@@ -715,6 +760,7 @@ class MapiMailStore:
             result = await self.store.update_messages(box.store, updates,
                                                       unchanged_since=unchanged_since)
             conflicts.extend(by_mid[m].state.uid for m in result.conflicts)
+            taken: set[int] = set()
             for update in updates:
                 info = result.changed.get(update.mid)
                 if info is None:
@@ -730,11 +776,16 @@ class MapiMailStore:
                 before = result.previous.get(update.mid)
                 if kept is not None and before is not None and before.cn == entry.cn:
                     self._keep_mime(box, entry.mid, info.cn, kept)  # flags leave MIME alone
+                if before is not None:
+                    taken.update(n for n, old in ((info.cn, before.cn),
+                                                  (info.read_cn, before.read_cn)) if n != old)
                 entry.cn, entry.read_cn = info.cn, info.read_cn
                 entry.state = MessageState(entry.state.uid,
                                            fl.flags_of(info.read, props, box.keywords),
                                            info.modseq)
                 changed.append(entry.state)
+            if not result.missing and len(result.previous) == len(updates):
+                self._advance(self._folders.get((int(box.store), fid)), taken)
         return StoreResult(tuple(changed), tuple(unchanged), tuple(sorted(conflicts)))
 
     async def copy(self, ref: MailboxRef, fid: int, uids: Sequence[int], target: int, *,
@@ -753,6 +804,8 @@ class MapiMailStore:
             if cached is not None:
                 for t in done:
                     cached.forget(t.old_uid, t.cn)
+                if len(done) == len(found):
+                    self._advance(cached, {t.cn for t in done})
         return [(t.old_uid, t.uid) for t in done]
 
     async def expunge(self, ref: MailboxRef, fid: int, uids: Sequence[int]) -> list[int]:
@@ -767,6 +820,7 @@ class MapiMailStore:
         if cached is not None:
             for uid in gone:
                 cached.forget(uid, cn)
+            self._advance(cached, [cn])
         return gone
 
     async def quota(self, ref: MailboxRef) -> Quota:

@@ -494,6 +494,7 @@ def test_conformance_mail_rows_updates_and_transfers(conformance_store: SyncStor
     assert [r.mime_size for r in full.rows] == [len(mimes[s]) for s in "abc"]
     assert full.rows[0].modseq == max(full.rows[0].cn, full.rows[0].read_cn) > a.cn
     assert full.deleted == [] and full.folder.highest_cn >= full.rows[0].modseq
+    assert full.store_cn == store.get_store(info.id).highest_cn >= full.folder.highest_cn
     mark = full.folder.highest_cn
 
     result = store.update_messages(info.id, [
