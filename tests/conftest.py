@@ -64,9 +64,10 @@ def _postgres_ready() -> str | None:
     return url
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of a database at the schema head with empty tables, private to this test."""
+def empty_database_url(request: pytest.FixtureRequest, directory: Path) -> str:
+    """A database at the schema head with empty tables: on PostgreSQL the run's database
+    emptied, on SQLite a copy of the template in ``directory``. Shared by the per-test
+    fixture and the module-scoped servers."""
     if is_postgres():
         url: str = request.getfixturevalue("_postgres_ready")
         db = Database(url, pool_size=1)
@@ -78,9 +79,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             db.close()
         return url
     template: Path = request.getfixturevalue("_sqlite_template")
-    path = tmp_path / "groupware.sqlite3"
+    path = directory / "groupware.sqlite3"
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a database at the schema head with empty tables, private to this test."""
+    return empty_database_url(request, tmp_path)
 
 
 @pytest.fixture

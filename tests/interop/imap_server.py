@@ -8,7 +8,6 @@ works in folders of its own, so tests of a module do not see each other's mail.
 from __future__ import annotations
 
 import imaplib
-import shutil
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -16,10 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from storage.db import Database, metadata
-from tests.conftest import RunningServer, is_postgres, start_server
+from tests.conftest import RunningServer, empty_database_url, start_server
 
 PASSWORDS = {"alice": "alice-Secret-1", "bob": "bob-Secret-1", "carol": "carol-Secret-1"}
 FAST_AUTH = """
@@ -36,20 +33,7 @@ LISTENERS = [
 
 def module_database_url(request: pytest.FixtureRequest, tmp: Path) -> str:
     """A database at the schema head, empty, for one module's server."""
-    if is_postgres():
-        url: str = request.getfixturevalue("_postgres_ready")
-        db = Database(url, pool_size=1)
-        try:
-            with db.engine.begin() as conn:
-                names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        finally:
-            db.close()
-        return url
-    template: Path = request.getfixturevalue("_sqlite_template")
-    path = tmp / "groupware.sqlite3"
-    shutil.copyfile(template, path)
-    return f"sqlite:///{path}"
+    return empty_database_url(request, tmp)
 
 
 def imap_server(request: pytest.FixtureRequest, tmp: Path,

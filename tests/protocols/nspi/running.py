@@ -110,33 +110,10 @@ address_book_cache_ttl = 0.5
 
 def module_book(tmp_path_factory: Any, request: Any) -> AddressBook:
     """A provisioned server for a test module, on the suite's database of choice."""
-    from tests.conftest import is_postgres
+    from tests.conftest import empty_database_url
 
     tmp = tmp_path_factory.mktemp("nspi")
-    if is_postgres():
-        url = request.getfixturevalue("_postgres_ready")
-        _truncate(url)
-    else:
-        import shutil
-
-        template: Path = request.getfixturevalue("_sqlite_template")
-        shutil.copyfile(template, tmp / "db.sqlite3")
-        url = f"sqlite:///{tmp / 'db.sqlite3'}"
-    return provision(tmp, url, extra=OUTLOOK_CONFIG)
-
-
-def _truncate(url: str) -> None:
-    import sqlalchemy as sa
-
-    from storage.db import Database, metadata
-
-    db = Database(url, pool_size=1)
-    try:
-        with db.engine.begin() as conn:
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        db.close()
+    return provision(tmp, empty_database_url(request, tmp), extra=OUTLOOK_CONFIG)
 
 
 def provision(tmp: Path, database_url: str, *, extra: str = "") -> AddressBook:
